@@ -1,0 +1,150 @@
+//! The GraphQL API, schema-first.
+//!
+//! The SDL in `schema/graphql/` (plus the SDL of installed plugins) is parsed,
+//! merged, and bound to resolvers by `Type.field`; the result is the live schema.
+//! Installing a plugin builds a new schema beside the live one and swaps it in
+//! atomically: requests in flight finish on the schema they started with, and a
+//! schema that fails to build never replaces a working one.
+
+pub mod binding;
+pub mod error;
+pub mod relay;
+mod request_errors;
+pub mod sdl;
+mod server_info;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_graphql::dynamic::Schema;
+
+pub use binding::Resolvers;
+pub use error::{ApiError, ErrorCode, UserError};
+pub use request_errors::stamp;
+pub use sdl::{SdlSource, TypeSystem};
+
+use crate::config::GraphqlConfig;
+use crate::i18n::Locale;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("{origin}: not valid GraphQL SDL: {message}")]
+    Parse { origin: String, message: String },
+    #[error("type {name} is defined twice: in {first} and in {second}")]
+    DuplicateType {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("field {coordinate} is defined twice: in {first} and in {second}")]
+    DuplicateField {
+        coordinate: String,
+        first: String,
+        second: String,
+    },
+    #[error("{origin} extends type {name}, which no SDL defines")]
+    ExtendsUnknownType { name: String, origin: String },
+    #[error("the schema has no query type {0}")]
+    MissingQueryType(String),
+    #[error("{origin}: {what} is not supported")]
+    Unsupported { origin: String, what: String },
+    #[error("fields without a resolver: {}", .0.join(", "))]
+    UnboundFields(Vec<String>),
+    #[error("resolvers for fields no SDL declares: {}", .0.join(", "))]
+    ResolversWithoutFields(Vec<String>),
+    #[error("the schema is inconsistent: {0}")]
+    Build(String),
+}
+
+/// What resolvers reach through `ctx.data::<Services>()`.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub store: Store,
+}
+
+/// Per-request facts, attached by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub locale: Locale,
+}
+
+/// The GraphQL error for `err` in the caller's language.
+pub fn fail(ctx: &async_graphql::Context<'_>, err: ApiError) -> async_graphql::Error {
+    let locale = ctx
+        .data_opt::<RequestContext>()
+        .map(|r| r.locale)
+        .unwrap_or_default();
+    err.into_graphql(locale)
+}
+
+/// The resolvers of the core contract.
+pub fn core_resolvers() -> Resolvers {
+    let mut resolvers = Resolvers::new();
+    // The convention types of `conventions.graphql` are plain data.
+    resolvers.record("PageInfo").record("UserError");
+    server_info::bind(&mut resolvers);
+    resolvers
+}
+
+/// The live schema and what is needed to rebuild it.
+pub struct Api {
+    live: ArcSwap<Schema>,
+    services: Services,
+    limits: GraphqlConfig,
+}
+
+impl Api {
+    /// Builds the core schema; fails naming every unbound field or stray resolver.
+    pub fn new(services: Services, limits: GraphqlConfig) -> Result<Self, SchemaError> {
+        let schema = build(&sdl::core_sources(), &core_resolvers(), &services, &limits)?;
+        Ok(Self {
+            live: ArcSwap::from_pointee(schema),
+            services,
+            limits,
+        })
+    }
+
+    /// The schema requests run on right now.
+    pub fn schema(&self) -> Arc<Schema> {
+        self.live.load_full()
+    }
+
+    /// Rebuilds with extra SDL and resolvers (a plugin's) and swaps the result in.
+    /// On error the live schema stays as it was.
+    pub fn extend(&self, extra_sdl: &[SdlSource], extra: Resolvers) -> Result<(), SchemaError> {
+        let mut sources = sdl::core_sources();
+        sources.extend_from_slice(extra_sdl);
+        let mut resolvers = core_resolvers();
+        resolvers.extend(extra);
+        let schema = build(&sources, &resolvers, &self.services, &self.limits)?;
+        self.live.store(Arc::new(schema));
+        Ok(())
+    }
+
+    /// The SDL the server serves.
+    pub fn sdl(&self) -> String {
+        self.schema().sdl()
+    }
+}
+
+fn build(
+    sources: &[SdlSource],
+    resolvers: &Resolvers,
+    services: &Services,
+    limits: &GraphqlConfig,
+) -> Result<Schema, SchemaError> {
+    let types = TypeSystem::merge(sources)?;
+    let builder = Schema::build(&types.query, types.mutation.as_deref(), None);
+    let mut builder = resolvers
+        .bind(&types, builder)?
+        .data(services.clone())
+        .extension(request_errors::RequestErrorCodes)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish().map_err(|e| SchemaError::Build(e.0))
+}

@@ -1,0 +1,14 @@
+//! Shiji (市集): a plugin-based headless commerce engine for regional
+//! agricultural marketplaces and supply chains.
+//!
+//! Layers, top to bottom: `http` (axum) → `api` (schema-first GraphQL) →
+//! services → `store` (sqlx on SQLite or PostgreSQL). Nothing above `store`
+//! writes SQL; nothing below `api` knows GraphQL.
+
+pub mod api;
+pub mod config;
+pub mod http;
+pub mod i18n;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,136 @@
+//! Running the server: open the store, migrate, build the API, listen, and stop
+//! gracefully.
+//!
+//! On SIGTERM or Ctrl-C the node stops accepting connections, reports itself
+//! not ready, lets in-flight requests finish (up to `server.shutdown_grace_secs`),
+//! then closes the store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::api::{Api, SchemaError, Services};
+use crate::config::{Config, ConfigError, redact_url};
+use crate::http::{self, AppState, metrics::Metrics};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the GraphQL schema does not build")]
+    Schema(#[from] SchemaError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("setting up metrics failed")]
+    Metrics(#[from] prometheus::Error),
+    #[error("the server failed")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens and migrates the store named by `config`.
+pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let store = Store::connect(config).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Builds the API on `store`, failing on any mismatch between SDL and resolvers.
+pub fn build_api(config: &Config, store: Store) -> Result<Api, SchemaError> {
+    Api::new(Services { store }, config.graphql.clone())
+}
+
+/// Serves until SIGTERM/Ctrl-C. Prints `listening on http://…` on stdout once bound.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let addr = config.listen_addr()?;
+    tracing::info!(database = %redact_url(&config.database_url()), "opening store");
+    let store = open_store(&config).await?;
+    let api = Arc::new(build_api(&config, store.clone())?);
+    let metrics = Arc::new(Metrics::new()?);
+    let state = AppState::new(&config, api, store.clone(), metrics);
+    let draining = state.draining.clone();
+    let app = http::router(state, &config)?;
+
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, backend = store.backend().as_str(), "listening");
+    // A plain line on stdout so scripts and tests can find the port when it was 0.
+    println!("listening on http://{local}");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.changed().await;
+    });
+    let mut server = tokio::spawn(async move { server.await });
+
+    tokio::select! {
+        result = &mut server => {
+            // The server stopped on its own: an accept loop failure.
+            store.close().await;
+            return match result {
+                Ok(r) => r.map_err(ServeError::Io),
+                Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+            };
+        }
+        () = shutdown_signal() => {}
+    }
+
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: finishing in-flight requests"
+    );
+    draining.store(true, Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(_) => tracing::info!("all requests finished"),
+        Err(_) => {
+            tracing::warn!("grace period over; abandoning the requests still running");
+            server.abort();
+        }
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
