@@ -1,1 +1,14 @@
+//! End-to-end tests: each starts the real `shiji` binary and talks to it over
+//! HTTP (or runs its CLI), on SQLite and on PostgreSQL.
+//!
+//! Read them as a tour of what a frontend, an operator and a load balancer can
+//! rely on.
 
+mod support;
+
+mod cli;
+mod database_outage;
+mod graphql_over_http;
+mod operations;
+mod schema;
+mod shutdown;

@@ -1,1 +1,64 @@
-fn main() {}
+//! Project chores, run as `cargo xtask <command>`.
+//!
+//! - `test`: everything CI checks about behaviour — every test of the workspace,
+//!   on SQLite and on PostgreSQL.
+//! - `bench-http`: builds the release server, starts it on each backend, and
+//!   drives it over HTTP from this process; prints requests/s, p50 and p99.
+
+mod bench_http;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, bail};
+
+/// The local PostgreSQL the README and CI use when `SHIJI_TEST_POSTGRES_URL` is unset.
+pub const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("bench-http") => bench_http::bench(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs every test of the workspace on both backends.
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    // Plugins build for this target; installing it is a no-op once present.
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
+    let postgres =
+        std::env::var("SHIJI_TEST_POSTGRES_URL").unwrap_or_else(|_| LOCAL_POSTGRES.into());
+    eprintln!("xtask: PostgreSQL tests use {postgres}");
+    run(Command::new(cargo())
+        .args(["test", "--workspace", "--all-targets"])
+        .args(extra)
+        .env("SHIJI_TEST_POSTGRES_URL", postgres))
+}
+
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+pub fn run(command: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}

@@ -211,7 +211,10 @@ impl Resolvers {
         let mut field = match self.fields.get(&coordinate) {
             Some(resolver) => {
                 let resolver = resolver.clone();
-                Field::new(name, type_ref(&def.ty.node), move |ctx| resolver(ctx))
+                let nullable = def.ty.node.nullable;
+                Field::new(name, type_ref(&def.ty.node), move |ctx| {
+                    null_on_error(&resolver, ctx, nullable)
+                })
             }
             None => {
                 let key = name.clone();
@@ -230,6 +233,29 @@ impl Resolvers {
             field = field.argument(input_value(&argument.node));
         }
         field
+    }
+}
+
+/// Runs `resolver`; when a nullable field fails, answers null and reports the
+/// error with its path, as the GraphQL specification asks. (async-graphql's
+/// dynamic schema would otherwise drop the field and lose the path.)
+fn null_on_error<'a>(
+    resolver: &ResolverFn,
+    rctx: ResolverContext<'a>,
+    nullable: bool,
+) -> FieldFuture<'a> {
+    let ctx = rctx.ctx;
+    match resolver(rctx) {
+        FieldFuture::Future(future) if nullable => FieldFuture::Future(Box::pin(async move {
+            match future.await {
+                Ok(value) => Ok(value),
+                Err(err) => {
+                    ctx.add_error(ctx.set_error_path(err.into_server_error(ctx.item.pos)));
+                    Ok(None)
+                }
+            }
+        })),
+        other => other,
     }
 }
 

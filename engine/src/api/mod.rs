@@ -148,3 +148,105 @@ fn build(
     }
     builder.finish().map_err(|e| SchemaError::Build(e.0))
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::Value;
+    use async_graphql::dynamic::{FieldFuture, FieldValue};
+
+    use super::*;
+
+    fn api() -> Api {
+        let store = Store::Sqlite(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .connect_lazy("sqlite::memory:")
+                .expect("lazy pool"),
+        );
+        Api::new(Services { store }, GraphqlConfig::default()).expect("core schema builds")
+    }
+
+    fn greeting_resolvers() -> Resolvers {
+        let mut resolvers = Resolvers::new();
+        resolvers.field("Query.greeting", |_| {
+            FieldFuture::Value(Some(FieldValue::value(Value::String("你好".into()))))
+        });
+        resolvers
+    }
+
+    async fn run(api: &Api, query: &str) -> serde_json::Value {
+        let response = api.schema().execute(query).await;
+        serde_json::to_value(&response).expect("response serialises")
+    }
+
+    #[tokio::test]
+    async fn extra_sdl_is_served_after_an_atomic_swap() {
+        let api = api();
+        let before = api.schema();
+        let plugin = SdlSource::new("plugin:hello", "extend type Query { greeting: String! }");
+        api.extend(&[plugin], greeting_resolvers())
+            .expect("extension builds");
+
+        let body = run(&api, "{ greeting }").await;
+        assert_eq!(body["data"]["greeting"], "你好");
+        assert!(api.sdl().contains("greeting: String!"));
+        // A request that started before the swap keeps the schema it started with.
+        let old = serde_json::to_value(before.execute("{ greeting }").await).unwrap();
+        assert!(
+            old["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("greeting")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_schema_that_does_not_build_never_replaces_the_live_one() {
+        let api = api();
+        let plugin = SdlSource::new("plugin:hello", "extend type Query { greeting: String! }");
+        api.extend(std::slice::from_ref(&plugin), greeting_resolvers())
+            .unwrap();
+
+        let unbound = SdlSource::new("plugin:broken", "extend type Query { farewell: String }");
+        let err = api
+            .extend(&[plugin.clone(), unbound], greeting_resolvers())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Query.farewell (plugin:broken)"), "{err}");
+        assert_eq!(run(&api, "{ greeting }").await["data"]["greeting"], "你好");
+
+        let mut stray = greeting_resolvers();
+        stray.field("Query.nowhere", |_| FieldFuture::Value(None));
+        let err = api
+            .extend(std::slice::from_ref(&plugin), stray)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Query.nowhere"), "{err}");
+
+        let clash = SdlSource::new("plugin:clash", "extend type Query { serverInfo: String }");
+        let err = api
+            .extend(&[clash], Resolvers::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Query.serverInfo"), "{err}");
+        assert!(
+            err.contains("schema/graphql/server.graphql") && err.contains("plugin:clash"),
+            "{err}"
+        );
+
+        let garbage = SdlSource::new("plugin:garbage", "type {");
+        let err = api
+            .extend(&[garbage], Resolvers::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("plugin:garbage"), "{err}");
+
+        let orphan = SdlSource::new("plugin:orphan", "extend type Basket { size: Int }");
+        let err = api
+            .extend(&[orphan], Resolvers::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Basket"), "{err}");
+
+        assert_eq!(run(&api, "{ greeting }").await["data"]["greeting"], "你好");
+    }
+}

@@ -8,10 +8,13 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, NextValidation,
+    ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{
+    PathSegment, QueryPathSegment, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
 
 use super::RequestContext;
 use super::error::ErrorCode;
@@ -59,6 +62,32 @@ impl Extension for RequestErrorCodes {
                     stamp(e, code, locale)
                 })
                 .collect()
+        })
+    }
+
+    /// Field errors that escape a non-null field keep the path to it.
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let path_node = info.path_node;
+        next.run(ctx, info).await.map_err(|mut err| {
+            if err.path.is_empty() {
+                let mut path = Vec::new();
+                let mut node = Some(path_node);
+                while let Some(current) = node {
+                    path.push(match current.segment {
+                        QueryPathSegment::Name(name) => PathSegment::Field(name.to_string()),
+                        QueryPathSegment::Index(index) => PathSegment::Index(index),
+                    });
+                    node = current.parent;
+                }
+                path.reverse();
+                err.path = path;
+            }
+            err
         })
     }
 }

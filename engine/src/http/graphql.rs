@@ -195,7 +195,9 @@ async fn execute(
     if let Some(name) = &operation_name {
         request = request.operation_name(name.clone());
     }
-    if queries_only && is_mutation(&mut request, operation_name.as_deref()) {
+    // Parsed once here and kept in the request, so execution does not parse again.
+    let (operation_type, operation_name) = operation_of(&mut request, operation_name);
+    if queries_only && operation_type.is_some_and(|t| t != OperationType::Query) {
         let mut response = reject(
             format,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -287,24 +289,28 @@ struct ResponseBody<'a> {
     errors: &'a [ServerError],
 }
 
-/// Parses the query (kept for execution) and tells whether the chosen operation is a mutation.
-fn is_mutation(request: &mut async_graphql::Request, operation_name: Option<&str>) -> bool {
+/// The type and name of the operation the request will run, from the parsed
+/// document (clients often send a named operation without `operationName`).
+fn operation_of(
+    request: &mut async_graphql::Request,
+    operation_name: Option<String>,
+) -> (Option<OperationType>, Option<String>) {
     let Ok(doc) = request.parsed_query() else {
         // Execution reports the syntax error with its code.
-        return false;
+        return (None, operation_name);
     };
-    let ty = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), name) => (Some(op.node.ty), name),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            (ops.get(name.as_str()).map(|op| op.node.ty), Some(name))
         }
-        _ => None,
-    };
-    matches!(
-        ty,
-        Some(OperationType::Mutation) | Some(OperationType::Subscription)
-    )
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(op.node.ty), Some(name.to_string())))
+            .unwrap_or_default(),
+        (DocumentOperations::Multiple(_), None) => (None, None),
+    }
 }
 
 fn locale(headers: &HeaderMap) -> Locale {

@@ -23,7 +23,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::api::Api;
 use crate::config::{Config, ConfigError};
@@ -72,7 +72,10 @@ pub fn router(state: AppState, config: &Config) -> Result<Router, ConfigError> {
                     .unwrap_or_default();
                 // Only method and path: query strings may carry variables.
                 tracing::info_span!("request", %request_id, method = %req.method(), path = req.uri().path())
-            }),
+            })
+            // One access-log line per request, inside the span that carries the id.
+            .on_request(())
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(CatchPanicLayer::new())
