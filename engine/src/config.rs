@@ -48,7 +48,37 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub graphql: GraphqlConfig,
+    pub accounts: AccountsConfig,
+    pub security: SecurityConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Failed logins in a row that lock an account.
+    pub lockout_threshold: u32,
+    /// How long a locked account stays locked.
+    pub lockout_secs: u64,
+    /// A session unused for this long is over.
+    pub session_idle_secs: u64,
+    /// After this many days `me.passwordChangeRecommended` turns true.
+    pub password_max_age_days: u64,
+    /// Lowest password strength (0–4, zxcvbn) registration and changes accept.
+    pub min_password_score: u8,
+    /// How long a login captcha can be answered.
+    pub captcha_ttl_secs: u64,
+    /// How long a password-reset code issued by staff stays valid.
+    pub password_reset_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Base64 of 32 random bytes: the key that encrypts ID numbers at rest.
+    /// Empty: a key file under `data_dir` is created and used (one node only;
+    /// every node on a shared PostgreSQL must be given the same key).
+    pub id_number_key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -115,7 +145,23 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             graphql: GraphqlConfig::default(),
+            accounts: AccountsConfig::default(),
+            security: SecurityConfig::default(),
             log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            lockout_threshold: 5,
+            lockout_secs: 300,
+            session_idle_secs: 900,
+            password_max_age_days: 90,
+            min_password_score: 3,
+            captcha_ttl_secs: 300,
+            password_reset_ttl_secs: 1800,
         }
     }
 }
@@ -226,6 +272,9 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = redact_url(&self.database_url());
+        if !shown.security.id_number_key.is_empty() {
+            shown.security.id_number_key = "****".into();
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

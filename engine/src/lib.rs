@@ -5,10 +5,16 @@
 //! services → `store` (sqlx on SQLite or PostgreSQL). Nothing above `store`
 //! writes SQL; nothing below `api` knows GraphQL.
 
+pub mod accounts;
 pub mod api;
+pub mod audit;
+pub mod authz;
+pub mod caller;
 pub mod config;
 pub mod http;
 pub mod i18n;
+pub mod markets;
 pub mod server;
+pub mod service_error;
 pub mod store;
 pub mod telemetry;

@@ -39,6 +39,28 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Operator tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a platform administrator (the first one, or another).
+    /// There are no default accounts: this is how a new installation gets one.
+    Create {
+        /// The administrator's email, used to sign in.
+        #[arg(long)]
+        email: String,
+        /// Display name; defaults to the email.
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,16 +102,111 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Schema {
             command: SchemaCommand::Print,
         } => {
-            // The schema is built exactly as `serve` builds it, on a store that is
-            // never touched: printing needs no database.
-            let lazy = shiji::store::Store::Sqlite(
-                sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?,
-            );
-            print!("{}", server::build_api(&config, lazy)?.sdl());
+            // Built exactly as `serve` builds it, on a throwaway in-memory store:
+            // printing needs no database and writes no files.
+            let mut scratch = config.clone();
+            scratch.database.url = "sqlite::memory:".into();
+            scratch.database.max_connections = 1;
+            scratch.security.id_number_key = shiji::accounts::random_key();
+            let store = server::open_store(&scratch).await?;
+            let services = server::build_services(&scratch, store).await?;
+            print!("{}", server::build_api(&scratch, services)?.sdl());
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    name,
+                    password_stdin,
+                },
+        } => {
+            let password = read_password(password_stdin)?;
+            let store = server::open_store(&config).await?;
+            let services = server::build_services(&config, store.clone()).await?;
+            let account = services
+                .accounts
+                .create_platform_admin(&email, name.as_deref(), password)
+                .await
+                .map_err(|e| match e {
+                    shiji::service_error::ServiceError::Rejected(errors) => anyhow::anyhow!(
+                        "{}",
+                        errors
+                            .iter()
+                            .map(|e| e.message.clone())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                    other => anyhow::anyhow!(other),
+                })?;
+            println!("platform administrator created: {} ({email})", account.id);
+            store.close().await;
         }
         Command::Config {
             command: ConfigCommand::Print,
         } => print!("{}", config.to_redacted_toml()),
     }
     Ok(())
+}
+
+/// The password from standard input, or typed at a prompt without echo.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let stdin = std::io::stdin();
+    if from_stdin || !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    eprint!("Password: ");
+    std::io::stderr().flush().ok();
+    let _quiet = terminal::EchoOff::new();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password")?;
+    eprintln!();
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Turning terminal echo off while a password is typed (restored on drop).
+mod terminal {
+    pub struct EchoOff(#[cfg(unix)] Option<libc::termios>);
+
+    impl EchoOff {
+        #[cfg(unix)]
+        pub fn new() -> Self {
+            // SAFETY: tcgetattr/tcsetattr on stdin with a zeroed, then filled, termios.
+            unsafe {
+                let mut term: libc::termios = std::mem::zeroed();
+                if libc::tcgetattr(0, &mut term) != 0 {
+                    return EchoOff(None);
+                }
+                let saved = term;
+                term.c_lflag &= !libc::ECHO;
+                libc::tcsetattr(0, libc::TCSANOW, &term);
+                EchoOff(Some(saved))
+            }
+        }
+
+        #[cfg(not(unix))]
+        pub fn new() -> Self {
+            EchoOff()
+        }
+    }
+
+    impl Drop for EchoOff {
+        fn drop(&mut self) {
+            #[cfg(unix)]
+            if let Some(saved) = self.0 {
+                // SAFETY: restores the attributes read in `new`.
+                unsafe {
+                    libc::tcsetattr(0, libc::TCSANOW, &saved);
+                }
+            }
+        }
+    }
 }

@@ -12,9 +12,13 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::accounts::Accounts;
 use crate::api::{Api, SchemaError, Services};
+use crate::authz::{Authz, AuthzError};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::http::{self, AppState, metrics::Metrics};
+use crate::markets::Markets;
+use crate::service_error::ServiceError;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +27,10 @@ pub enum ServeError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("loading the authorisation policy failed")]
+    Authz(#[from] AuthzError),
+    #[error("setting up a service failed")]
+    Service(#[from] ServiceError),
     #[error("the GraphQL schema does not build")]
     Schema(#[from] SchemaError),
     #[error("cannot listen on {addr}: {source}")]
@@ -43,9 +51,22 @@ pub async fn open_store(config: &Config) -> Result<Store, StoreError> {
     Ok(store)
 }
 
-/// Builds the API on `store`, failing on any mismatch between SDL and resolvers.
-pub fn build_api(config: &Config, store: Store) -> Result<Api, SchemaError> {
-    Api::new(Services { store }, config.graphql.clone())
+/// The domain services on `store`: authorisation first, everything else asks it.
+pub async fn build_services(config: &Config, store: Store) -> Result<Services, ServeError> {
+    let authz = Authz::load(&store).await?;
+    let accounts = Accounts::new(store.clone(), authz.clone(), config)?;
+    let markets = Markets::new(store.clone());
+    Ok(Services {
+        store,
+        authz,
+        accounts,
+        markets,
+    })
+}
+
+/// Builds the API, failing on any mismatch between SDL, resolvers and guards.
+pub fn build_api(config: &Config, services: Services) -> Result<Api, SchemaError> {
+    Api::new(services, config.graphql.clone())
 }
 
 /// Serves until SIGTERM/Ctrl-C. Prints `listening on http://…` on stdout once bound.
@@ -53,7 +74,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let addr = config.listen_addr()?;
     tracing::info!(database = %redact_url(&config.database_url()), "opening store");
     let store = open_store(&config).await?;
-    let api = Arc::new(build_api(&config, store.clone())?);
+    let services = build_services(&config, store.clone()).await?;
+    let policy_watch = tokio::spawn(watch_policy(services.authz.clone()));
+    let api = Arc::new(build_api(&config, services)?);
     let metrics = Arc::new(Metrics::new()?);
     let state = AppState::new(&config, api, store.clone(), metrics);
     let draining = state.draining.clone();
@@ -103,9 +126,22 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             server.abort();
         }
     }
+    policy_watch.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Picks up policy changes made by other nodes (revocations included) within a second.
+async fn watch_policy(authz: Authz) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = authz.refresh_if_stale().await {
+            tracing::debug!(error = %e, "policy revision check failed");
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -6,6 +6,8 @@
 
 mod support;
 
+mod accounts;
+mod authz_matrix;
 mod cli;
 mod database_outage;
 mod graphql_over_http;

@@ -19,6 +19,8 @@ struct Options {
     seconds: u64,
     concurrency: usize,
     backends: Vec<&'static str>,
+    /// A prebuilt server binary to measure instead of building the workspace's.
+    binary: Option<PathBuf>,
 }
 
 fn options(args: &[String]) -> anyhow::Result<Options> {
@@ -26,6 +28,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         seconds: 10,
         concurrency: 16,
         backends: vec!["sqlite", "postgres"],
+        binary: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -33,6 +36,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         match arg.as_str() {
             "--seconds" => options.seconds = value()?.parse()?,
             "--concurrency" => options.concurrency = value()?.parse()?,
+            "--binary" => options.binary = Some(PathBuf::from(value()?)),
             "--backend" => {
                 options.backends = match value()?.as_str() {
                     "sqlite" => vec!["sqlite"],
@@ -56,8 +60,13 @@ const SCENARIOS: &[(&str, &str)] = &[
 
 pub fn bench(args: &[String]) -> anyhow::Result<()> {
     let options = options(args)?;
-    run(Command::new(cargo()).args(["build", "--release", "--bin", "shiji"]))?;
-    let binary = target_dir().join("release/shiji");
+    let binary = match &options.binary {
+        Some(binary) => binary.clone(),
+        None => {
+            run(Command::new(cargo()).args(["build", "--release", "--bin", "shiji"]))?;
+            target_dir().join("release/shiji")
+        }
+    };
     let size = std::fs::metadata(&binary)
         .with_context(|| format!("{} was not built", binary.display()))?
         .len();

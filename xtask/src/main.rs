@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Some("bench-http") => bench_http::bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres]"
+                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres] [--binary PATH]"
             );
             return ExitCode::from(2);
         }

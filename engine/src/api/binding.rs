@@ -19,6 +19,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Positioned, Value};
 
 use super::SchemaError;
+use super::guard::{self, Access};
 use super::sdl::TypeSystem;
 
 /// A field resolver, shareable between schema rebuilds.
@@ -27,11 +28,13 @@ pub type ResolverFn =
 
 const BUILT_IN_SCALARS: &[&str] = &["Int", "Float", "String", "Boolean", "ID"];
 
-/// Resolvers by coordinate, plus the record types whose fields come from their parent.
+/// Resolvers by coordinate, the record types whose fields come from their
+/// parent, and who may call each root field.
 #[derive(Clone, Default)]
 pub struct Resolvers {
     fields: HashMap<String, ResolverFn>,
     records: HashSet<String>,
+    access: HashMap<String, Access>,
 }
 
 impl Resolvers {
@@ -49,6 +52,16 @@ impl Resolvers {
         self
     }
 
+    /// Binds a root field (`Query.x`, `Mutation.x`) with the access it requires;
+    /// the guard runs before the resolver.
+    pub fn guarded<F>(&mut self, coordinate: &str, access: Access, resolver: F) -> &mut Self
+    where
+        F: for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync + 'static,
+    {
+        self.access.insert(coordinate.to_string(), access);
+        self.field(coordinate, resolver)
+    }
+
     /// Declares `type_name` a record: unbound fields read the parent value by name.
     pub fn record(&mut self, type_name: &str) -> &mut Self {
         self.records.insert(type_name.to_string());
@@ -59,6 +72,7 @@ impl Resolvers {
     pub fn extend(&mut self, other: Resolvers) -> &mut Self {
         self.fields.extend(other.fields);
         self.records.extend(other.records);
+        self.access.extend(other.access);
         self
     }
 
@@ -181,6 +195,20 @@ impl Resolvers {
         if !unbound.is_empty() {
             return Err(SchemaError::UnboundFields(unbound));
         }
+        // Every root field says who may call it: no resolver is reachable unguarded.
+        let mut unguarded: Vec<String> = declared
+            .iter()
+            .filter(|c| {
+                let root = c.split('.').next().unwrap_or_default();
+                (root == types.query || Some(root) == types.mutation.as_deref())
+                    && !self.access.contains_key(*c)
+            })
+            .cloned()
+            .collect();
+        if !unguarded.is_empty() {
+            unguarded.sort();
+            return Err(SchemaError::UnguardedFields(unguarded));
+        }
         let mut stray: Vec<String> = self
             .fields
             .keys()
@@ -212,9 +240,17 @@ impl Resolvers {
             Some(resolver) => {
                 let resolver = resolver.clone();
                 let nullable = def.ty.node.nullable;
-                Field::new(name, type_ref(&def.ty.node), move |ctx| {
-                    null_on_error(&resolver, ctx, nullable)
-                })
+                match self.access.get(&coordinate).copied() {
+                    Some(access) => {
+                        let guarded = guard_then(&resolver, access, coordinate.as_str().into());
+                        Field::new(name, type_ref(&def.ty.node), move |ctx| {
+                            null_on_error(&guarded, ctx, nullable)
+                        })
+                    }
+                    None => Field::new(name, type_ref(&def.ty.node), move |ctx| {
+                        null_on_error(&resolver, ctx, nullable)
+                    }),
+                }
             }
             None => {
                 let key = name.clone();
@@ -257,6 +293,25 @@ fn null_on_error<'a>(
         })),
         other => other,
     }
+}
+
+/// Wraps `resolver` so the guard admits the call first.
+fn guard_then(resolver: &ResolverFn, access: Access, coordinate: Arc<str>) -> ResolverFn {
+    if matches!(access, Access::Public | Access::Resolver) {
+        return resolver.clone();
+    }
+    let resolver = resolver.clone();
+    Arc::new(move |rctx: ResolverContext<'_>| {
+        let resolver = resolver.clone();
+        let coordinate = coordinate.clone();
+        FieldFuture::Future(Box::pin(async move {
+            guard::admit(rctx.ctx, &rctx.args, access, &coordinate).await?;
+            match resolver(rctx) {
+                FieldFuture::Value(value) => Ok(value),
+                FieldFuture::Future(future) => future.await,
+            }
+        }))
+    })
 }
 
 /// Reads `key` from a record parent (a GraphQL object value).

@@ -6,8 +6,13 @@
 //! atomically: requests in flight finish on the schema they started with, and a
 //! schema that fails to build never replaces a working one.
 
+mod access;
+mod accounts;
 pub mod binding;
 pub mod error;
+pub mod guard;
+mod markets;
+mod payload;
 pub mod relay;
 mod request_errors;
 pub mod sdl;
@@ -23,8 +28,11 @@ pub use error::{ApiError, ErrorCode, UserError};
 pub use request_errors::stamp;
 pub use sdl::{SdlSource, TypeSystem};
 
+use crate::accounts::Accounts;
+use crate::authz::Authz;
+use crate::caller::Caller;
 use crate::config::GraphqlConfig;
-use crate::i18n::Locale;
+use crate::markets::Markets;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,28 +61,33 @@ pub enum SchemaError {
     UnboundFields(Vec<String>),
     #[error("resolvers for fields no SDL declares: {}", .0.join(", "))]
     ResolversWithoutFields(Vec<String>),
+    #[error("root fields that declare no access (guard): {}", .0.join(", "))]
+    UnguardedFields(Vec<String>),
     #[error("the schema is inconsistent: {0}")]
     Build(String),
 }
 
 /// What resolvers reach through `ctx.data::<Services>()`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Services {
     pub store: Store,
+    pub authz: Authz,
+    pub accounts: Accounts,
+    pub markets: Markets,
 }
 
 /// Per-request facts, attached by the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    pub request_id: String,
-    pub locale: Locale,
+    pub caller: Caller,
+    pub user_agent: Option<String>,
 }
 
 /// The GraphQL error for `err` in the caller's language.
 pub fn fail(ctx: &async_graphql::Context<'_>, err: ApiError) -> async_graphql::Error {
     let locale = ctx
         .data_opt::<RequestContext>()
-        .map(|r| r.locale)
+        .map(|r| r.caller.locale)
         .unwrap_or_default();
     err.into_graphql(locale)
 }
@@ -85,6 +98,9 @@ pub fn core_resolvers() -> Resolvers {
     // The convention types of `conventions.graphql` are plain data.
     resolvers.record("PageInfo").record("UserError");
     server_info::bind(&mut resolvers);
+    accounts::bind(&mut resolvers);
+    markets::bind(&mut resolvers);
+    access::bind(&mut resolvers);
     resolvers
 }
 
@@ -123,6 +139,10 @@ impl Api {
         Ok(())
     }
 
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
     /// The SDL the server serves.
     pub fn sdl(&self) -> String {
         self.schema().sdl()
@@ -156,18 +176,26 @@ mod tests {
 
     use super::*;
 
-    fn api() -> Api {
-        let store = Store::Sqlite(
-            sqlx::sqlite::SqlitePoolOptions::new()
-                .connect_lazy("sqlite::memory:")
-                .expect("lazy pool"),
-        );
-        Api::new(Services { store }, GraphqlConfig::default()).expect("core schema builds")
+    /// The core API on a fresh, migrated SQLite store (the services need one).
+    async fn api() -> (Api, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = crate::config::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let store = crate::server::open_store(&config).await.expect("store");
+        let services = crate::server::build_services(&config, store)
+            .await
+            .expect("services");
+        (
+            Api::new(services, GraphqlConfig::default()).expect("core schema builds"),
+            dir,
+        )
     }
 
     fn greeting_resolvers() -> Resolvers {
         let mut resolvers = Resolvers::new();
-        resolvers.field("Query.greeting", |_| {
+        resolvers.guarded("Query.greeting", guard::Access::Public, |_| {
             FieldFuture::Value(Some(FieldValue::value(Value::String("你好".into()))))
         });
         resolvers
@@ -180,7 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn extra_sdl_is_served_after_an_atomic_swap() {
-        let api = api();
+        let (api, _dir) = api().await;
         let before = api.schema();
         let plugin = SdlSource::new("plugin:hello", "extend type Query { greeting: String! }");
         api.extend(&[plugin], greeting_resolvers())
@@ -201,7 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_schema_that_does_not_build_never_replaces_the_live_one() {
-        let api = api();
+        let (api, _dir) = api().await;
         let plugin = SdlSource::new("plugin:hello", "extend type Query { greeting: String! }");
         api.extend(std::slice::from_ref(&plugin), greeting_resolvers())
             .unwrap();
@@ -215,7 +243,9 @@ mod tests {
         assert_eq!(run(&api, "{ greeting }").await["data"]["greeting"], "你好");
 
         let mut stray = greeting_resolvers();
-        stray.field("Query.nowhere", |_| FieldFuture::Value(None));
+        stray.guarded("Query.nowhere", guard::Access::Public, |_| {
+            FieldFuture::Value(None)
+        });
         let err = api
             .extend(std::slice::from_ref(&plugin), stray)
             .unwrap_err()
@@ -230,6 +260,19 @@ mod tests {
         assert!(err.contains("Query.serverInfo"), "{err}");
         assert!(
             err.contains("schema/graphql/server.graphql") && err.contains("plugin:clash"),
+            "{err}"
+        );
+
+        // A root field must say who may call it.
+        let mut unguarded = greeting_resolvers();
+        unguarded.field("Query.farewell", |_| FieldFuture::Value(None));
+        let farewell = SdlSource::new(
+            "plugin:hello",
+            "extend type Query { greeting: String! farewell: String }",
+        );
+        let err = api.extend(&[farewell], unguarded).unwrap_err().to_string();
+        assert!(
+            err.contains("declare no access") && err.contains("Query.farewell"),
             "{err}"
         );
 

@@ -94,7 +94,7 @@ impl Extension for RequestErrorCodes {
 
 fn locale(ctx: &ExtensionContext<'_>) -> Locale {
     ctx.data_opt::<RequestContext>()
-        .map(|r| r.locale)
+        .map(|r| r.caller.locale)
         .unwrap_or_default()
 }
 

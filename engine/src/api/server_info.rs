@@ -4,6 +4,7 @@ use async_graphql::Value;
 use async_graphql::dynamic::{FieldFuture, FieldValue};
 
 use super::binding::Resolvers;
+use super::guard::Access;
 use super::relay::{self, GlobalId, PageRequest, object};
 use super::{Services, fail};
 use crate::store::{AppliedMigration, Backend};
@@ -12,7 +13,7 @@ const MIGRATION_TYPE: &str = "SchemaMigration";
 
 pub(super) fn bind(resolvers: &mut Resolvers) {
     resolvers
-        .field("Query.serverInfo", |_| {
+        .guarded("Query.serverInfo", Access::Public, |_| {
             FieldFuture::Value(Some(FieldValue::value(object([(
                 "version",
                 Value::String(env!("CARGO_PKG_VERSION").to_string()),
@@ -59,7 +60,7 @@ pub(super) fn bind(resolvers: &mut Resolvers) {
         .record("SchemaMigrationConnection")
         .record("SchemaMigrationEdge")
         .record(MIGRATION_TYPE)
-        .field("Query.node", |ctx| {
+        .guarded("Query.node", Access::Public, |ctx| {
             FieldFuture::new(async move {
                 let services = ctx.data::<Services>()?;
                 let id = ctx.args.try_get("id")?.string()?;
@@ -77,6 +78,16 @@ pub(super) fn bind(resolvers: &mut Resolvers) {
                             }),
                         Err(_) => None,
                     },
+                    super::markets::MARKET_TYPE => services
+                        .markets
+                        .find(&id.key)
+                        .await
+                        .map_err(|e| e.into_api())
+                        .map_err(|e| fail(&ctx, e))?
+                        .map(|m| {
+                            FieldValue::value(super::markets::market_value(&m))
+                                .with_type(super::markets::MARKET_TYPE)
+                        }),
                     _ => None,
                 };
                 Ok(found)

@@ -14,8 +14,10 @@ use std::time::Instant;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value, Variables};
 use axum::body::Body;
-use axum::extract::{Query, State};
-use axum::http::header::{ACCEPT, ACCEPT_LANGUAGE, ALLOW, CONTENT_TYPE};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::header::{ACCEPT, ACCEPT_LANGUAGE, ALLOW, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use crate::api::{ApiError, ErrorCode, RequestContext, stamp};
+use crate::caller::{Actor, Caller};
 use crate::i18n::Locale;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
@@ -57,6 +60,7 @@ pub(super) struct GraphqlParams {
 
 pub(super) async fn post(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -112,21 +116,19 @@ pub(super) async fn post(
     let Some(query) = body.query else {
         return missing_query(format, locale);
     };
-    execute(
-        &state,
-        &headers,
+    let request = Incoming {
+        peer,
         format,
         locale,
-        query,
-        body.operation_name,
-        variables,
-        false,
-    )
-    .await
+        operation_name: body.operation_name,
+        queries_only: false,
+    };
+    execute(&state, &headers, request, query, variables).await
 }
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<GraphqlParams>,
 ) -> Response {
@@ -159,39 +161,48 @@ pub(super) async fn get(
         }
         Some(_) => return bad_variables(format, locale),
     };
-    execute(
-        &state,
-        &headers,
+    let request = Incoming {
+        peer,
         format,
         locale,
-        query,
-        params.operation_name,
-        variables,
-        true,
-    )
-    .await
+        operation_name: params.operation_name,
+        queries_only: true,
+    };
+    execute(&state, &headers, request, query, variables).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the handler learned about a request before running it.
+struct Incoming {
+    peer: SocketAddr,
+    format: Format,
+    locale: Locale,
+    operation_name: Option<String>,
+    queries_only: bool,
+}
+
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
-    format: Format,
-    locale: Locale,
+    incoming: Incoming,
     query: String,
-    operation_name: Option<String>,
     variables: Variables,
-    queries_only: bool,
 ) -> Response {
     let started = Instant::now();
-    let request_id = headers
-        .get("x-request-id")
+    let Incoming {
+        peer,
+        format,
+        locale,
+        operation_name,
+        queries_only,
+    } = incoming;
+    let caller = identify(state, headers, peer, locale).await;
+    let user_agent = headers
+        .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+        .map(str::to_string);
     let mut request = async_graphql::Request::new(query)
         .variables(variables)
-        .data(RequestContext { request_id, locale });
+        .data(RequestContext { caller, user_agent });
     if let Some(name) = &operation_name {
         request = request.operation_name(name.clone());
     }
@@ -287,6 +298,42 @@ struct ResponseBody<'a> {
     data: Option<&'a Value>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [ServerError],
+}
+
+/// Who is calling: the bearer credential, if any, checked against the store.
+async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    locale: Locale,
+) -> Caller {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let credential = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let (actor, credential_problem) = match credential {
+        None => (Actor::Anonymous, None),
+        Some(token) => match state.api.services().accounts.authenticate(token).await {
+            Ok(actor) => (actor, None),
+            Err(problem) => (Actor::Anonymous, Some(problem)),
+        },
+    };
+    Caller {
+        actor,
+        credential_problem,
+        source_address: Some(peer.ip().to_string()),
+        request_id,
+        locale,
+    }
 }
 
 /// The type and name of the operation the request will run, from the parsed

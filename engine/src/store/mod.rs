@@ -5,7 +5,12 @@
 //! Queries are written once where the two dialects agree; where they do not,
 //! the difference sits inside one function here, never above this layer.
 
+pub mod accounts;
+pub mod audit;
+mod dialect;
 mod identity;
+pub mod markets;
+pub mod profiles;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,6 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use dialect::{Tx, now_ms, parse_rfc3339, rfc3339};
 pub use identity::{AppliedMigration, StoreIdentity};
 
 use crate::config::{Config, redact_url};

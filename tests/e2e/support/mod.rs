@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod session;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
