@@ -58,15 +58,20 @@ const SCENARIOS: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn bench(args: &[String]) -> anyhow::Result<()> {
-    let options = options(args)?;
-    let binary = match &options.binary {
-        Some(binary) => binary.clone(),
+/// The server binary to measure: the one given, or a fresh release build.
+pub fn release_binary(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(binary) => Ok(binary),
         None => {
             run(Command::new(cargo()).args(["build", "--release", "--bin", "shiji"]))?;
-            target_dir().join("release/shiji")
+            Ok(target_dir().join("release/shiji"))
         }
-    };
+    }
+}
+
+pub fn bench(args: &[String]) -> anyhow::Result<()> {
+    let options = options(args)?;
+    let binary = release_binary(options.binary.clone())?;
     let size = std::fs::metadata(&binary)
         .with_context(|| format!("{} was not built", binary.display()))?
         .len();
@@ -210,14 +215,14 @@ async fn drive(
     (all, errors)
 }
 
-struct Database {
-    url: String,
+pub struct Database {
+    pub url: String,
     dir: PathBuf,
     postgres: Option<(String, String)>,
 }
 
 impl Database {
-    fn create(backend: &str) -> anyhow::Result<Database> {
+    pub fn create(backend: &str) -> anyhow::Result<Database> {
         let dir =
             std::env::temp_dir().join(format!("shiji-bench-{}-{backend}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
@@ -244,7 +249,7 @@ impl Database {
         })
     }
 
-    fn drop(self) {
+    pub fn drop(self) {
         if let Some((server, name)) = &self.postgres {
             let _ = run(Command::new("psql").arg(server).args([
                 "-q",
@@ -256,13 +261,13 @@ impl Database {
     }
 }
 
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Server {
-    fn start(binary: &Path, database: &Database) -> anyhow::Result<Server> {
+    pub fn start(binary: &Path, database: &Database) -> anyhow::Result<Server> {
         let mut child = Command::new(binary)
             .arg("serve")
             .env("SHIJI_SERVER_LISTEN", "127.0.0.1:0")
@@ -294,7 +299,7 @@ impl Server {
         self.child.id()
     }
 
-    fn stop(&mut self) {
+    pub fn stop(&mut self) {
         // SIGTERM through the `kill` command: a graceful stop, as in production.
         let _ = Command::new("kill").arg(self.pid().to_string()).status();
         let _ = self.child.wait();
@@ -324,7 +329,7 @@ fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
 
-fn micros(d: Duration) -> String {
+pub fn micros(d: Duration) -> String {
     if d.as_micros() >= 1000 {
         format!("{:.2} ms", d.as_secs_f64() * 1000.0)
     } else {

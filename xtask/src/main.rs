@@ -4,7 +4,9 @@
 //!   on SQLite and on PostgreSQL.
 //! - `bench-http`: builds the release server, starts it on each backend, and
 //!   drives it over HTTP from this process; prints requests/s, p50 and p99.
+//! - `bench-accounts`: the same for sign-up + sign-in (argon2id, captcha).
 
+mod bench_accounts;
 mod bench_http;
 
 use std::process::{Command, ExitCode};
@@ -19,9 +21,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("bench-http") => bench_http::bench(&args[1..]),
+        Some("bench-accounts") => bench_accounts::bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres] [--binary PATH]"
+                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres] [--binary PATH]\n       cargo xtask bench-accounts [same options]"
             );
             return ExitCode::from(2);
         }

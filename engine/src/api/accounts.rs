@@ -679,14 +679,8 @@ fn address_value(a: &AddressRow) -> Value {
         ("phone", Value::String(a.phone.clone())),
         ("region", Value::String(a.region.clone())),
         ("detail", Value::String(a.detail.clone())),
-        (
-            "latitude",
-            a.latitude.map_or(Value::Null, Value::from),
-        ),
-        (
-            "longitude",
-            a.longitude.map_or(Value::Null, Value::from),
-        ),
+        ("latitude", a.latitude.map_or(Value::Null, Value::from)),
+        ("longitude", a.longitude.map_or(Value::Null, Value::from)),
         ("isDefault", Value::Boolean(a.is_default)),
     ])
 }
