@@ -22,23 +22,11 @@ use casbin::{CoreApi, DefaultModel, Enforcer};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use shiji::authz::{Authz, MODEL_CONF, Policy, RoleGrant, StoreAdapter};
+use shiji::authz::{Authz, MODEL_CONF, Policy, ROLES, RoleGrant, StoreAdapter};
 use shiji::config::Config;
 use shiji::store::Store;
 
 const MARKETS: usize = 100;
-const ROLES: [&str; 10] = [
-    "platform_admin",
-    "market_admin",
-    "station_staff",
-    "courier",
-    "support_agent",
-    "merchant_owner",
-    "merchant_staff",
-    "customer",
-    "finance_partner",
-    "regulator",
-];
 const OBJECTS: usize = 20;
 const ACTIONS: [&str; 2] = ["read", "write"];
 const PAIRS_PER_ROLE: usize = 10;

@@ -170,18 +170,7 @@ fn the_default_policy_never_lets_anyone_change_audit_records() {
         .collect();
     assert_eq!(audit_actions, HashSet::from(["read"]));
     // Every role of REQUIREMENTS.md has something to do, and every line is for `*`.
-    for role in [
-        "platform_admin",
-        "market_admin",
-        "station_staff",
-        "courier",
-        "support_agent",
-        "merchant_owner",
-        "merchant_staff",
-        "customer",
-        "finance_partner",
-        "regulator",
-    ] {
+    for role in super::ROLES.iter().copied() {
         assert!(
             policies.iter().any(|p| p.role == role),
             "{role} has no policy"

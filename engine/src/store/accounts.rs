@@ -91,17 +91,21 @@ pub async fn account_by_login(
     store: &Store,
     login: &str,
 ) -> Result<Option<AccountRow>, StoreError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1 OR phone = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(login).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1 OR phone = $1"),
+            login,
+        )
+        .await
 }
 
 pub async fn account(store: &Store, id: &str) -> Result<Option<AccountRow>, StoreError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"),
+            id,
+        )
+        .await
 }
 
 /// Counts one more failed login; returns the new count. Atomic, so concurrent
@@ -206,17 +210,21 @@ pub async fn session_by_token_hash(
     store: &Store,
     hash: &str,
 ) -> Result<Option<SessionRow>, StoreError> {
-    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1"),
+            hash,
+        )
+        .await
 }
 
 pub async fn session(store: &Store, id: &str) -> Result<Option<SessionRow>, StoreError> {
-    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"),
+            id,
+        )
+        .await
 }
 
 /// Marks a session used now; only moves forward, so concurrent requests cannot rewind it.
@@ -317,17 +325,21 @@ pub async fn api_token_by_hash(
     store: &Store,
     hash: &str,
 ) -> Result<Option<ApiTokenRow>, StoreError> {
-    let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"),
+            hash,
+        )
+        .await
 }
 
 pub async fn api_token(store: &Store, id: &str) -> Result<Option<ApiTokenRow>, StoreError> {
-    let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"),
+            id,
+        )
+        .await
 }
 
 pub async fn revoke_api_token(tx: &mut Tx, id: &str, now: i64) -> Result<bool, StoreError> {

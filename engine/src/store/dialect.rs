@@ -34,6 +34,33 @@ impl Tx {
     }
 }
 
+impl Store {
+    /// The row `sql` finds for one text key (`... WHERE column = $1`), if any:
+    /// the lookup every table needs, written once for both backends.
+    pub async fn row_by_key<T>(&self, sql: String, key: &str) -> Result<Option<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        Ok(match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(key)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        })
+    }
+}
+
 /// `on_pool!(store, pool => body)`: runs `body` with `pool` bound to the backend's pool.
 #[macro_export]
 macro_rules! on_pool {

@@ -54,10 +54,12 @@ pub async fn save(tx: &mut Tx, m: &MarketRow) -> Result<(), StoreError> {
 }
 
 pub async fn find(store: &Store, code: &str) -> Result<Option<MarketRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM markets WHERE code = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(code).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {COLUMNS} FROM markets WHERE code = $1"),
+            code,
+        )
+        .await
 }
 
 /// Markets by code, keyset-paged.

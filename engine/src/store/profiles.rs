@@ -75,10 +75,12 @@ pub async fn save_address(tx: &mut Tx, a: &AddressRow) -> Result<(), StoreError>
 }
 
 pub async fn address(store: &Store, id: &str) -> Result<Option<AddressRow>, StoreError> {
-    let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = $1"),
+            id,
+        )
+        .await
 }
 
 pub async fn addresses_of(store: &Store, account_id: &str) -> Result<Vec<AddressRow>, StoreError> {
@@ -128,10 +130,12 @@ pub async fn insert_verification(tx: &mut Tx, v: &VerificationRow) -> Result<(),
 }
 
 pub async fn verification(store: &Store, id: &str) -> Result<Option<VerificationRow>, StoreError> {
-    let sql = format!("SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE id = $1");
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?
-    }))
+    store
+        .row_by_key(
+            format!("SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE id = $1"),
+            id,
+        )
+        .await
 }
 
 /// The newest verification an account submitted.
@@ -139,13 +143,15 @@ pub async fn latest_verification_of(
     store: &Store,
     account_id: &str,
 ) -> Result<Option<VerificationRow>, StoreError> {
-    let sql = format!(
-        "SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE account_id = $1 \
+    store
+        .row_by_key(
+            format!(
+                "SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE account_id = $1 \
          ORDER BY submitted_at DESC, id DESC LIMIT 1"
-    );
-    Ok(on_pool!(store, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_optional(pool).await?
-    }))
+            ),
+            account_id,
+        )
+        .await
 }
 
 /// Whether another account already holds an approved or pending verification of this number.
