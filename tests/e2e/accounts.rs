@@ -61,6 +61,17 @@ on_both_backends! {
         let hash = sql_text(&db, "SELECT password_hash FROM accounts WHERE phone = $1", "13812345678").await.unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(!hash.contains(PASSWORD));
+
+        // A password older than the maximum age (0 days here) is flagged for change.
+        drop(server);
+        let strict = Server::start(&db, &[("SHIJI_ACCOUNTS_PASSWORD_MAX_AGE_DAYS", "0")]).await;
+        let payload = login(&strict, &db, "13812345678", PASSWORD).await;
+        let token = payload["token"].as_str().unwrap_or_else(|| panic!("{payload}")).to_string();
+        let (_, body) = strict.graphql_as(&token, ME, json!({})).await;
+        assert_eq!(body["data"]["me"]["passwordChangeRecommended"], true, "{body}");
+        // The phone number is the account's own, so it is shown in full to it.
+        let (_, body) = strict.graphql_as(&token, "{ me { phone } }", json!({})).await;
+        assert_eq!(body["data"]["me"]["phone"], "13812345678");
     }
 }
 
