@@ -75,7 +75,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tracing::info!(database = %redact_url(&config.database_url()), "opening store");
     let store = open_store(&config).await?;
     let services = build_services(&config, store.clone()).await?;
-    let policy_watch = tokio::spawn(watch_policy(services.authz.clone()));
+    let policy_watch = tokio::spawn(watch_policy(services.authz.clone(), store.clone()));
     let api = Arc::new(build_api(&config, services)?);
     let metrics = Arc::new(Metrics::new()?);
     let state = AppState::new(&config, api, store.clone(), metrics);
@@ -132,16 +132,46 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Picks up policy changes made by other nodes (revocations included) within a second.
-async fn watch_policy(authz: Authz) {
+/// Picks up policy changes made by other nodes: at once when PostgreSQL
+/// announces one, and by polling every second in any case (SQLite, or a
+/// listener connection that dropped).
+async fn watch_policy(authz: Authz, store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut listener = match &store {
+        Store::Postgres(pool) => listen(pool).await,
+        Store::Sqlite(_) => None,
+    };
     loop {
-        tick.tick().await;
+        let announced = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tick.tick() => {}
+            ok = announced => {
+                if !ok {
+                    listener = None;
+                }
+            }
+        }
+        if listener.is_none()
+            && let Store::Postgres(pool) = &store
+        {
+            listener = listen(pool).await;
+        }
         if let Err(e) = authz.refresh_if_stale().await {
             tracing::debug!(error = %e, "policy revision check failed");
         }
     }
+}
+
+async fn listen(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
+    listener.listen(crate::authz::CHANGE_CHANNEL).await.ok()?;
+    Some(listener)
 }
 
 async fn shutdown_signal() {

@@ -10,14 +10,16 @@
 //!
 //! Every change goes through casbin (and so the adapter) first, then rebuilds
 //! the index before returning, so a revoke takes effect on this node at once.
-//! Each change also bumps a revision counter in the store; other nodes (and
-//! this one, after a change made by the CLI) notice a different revision and
-//! reload: at once when a check would otherwise deny, and within a second
-//! otherwise ([`Authz::refresh_if_stale`]).
+//! Each change also bumps a revision counter in the store and, on PostgreSQL,
+//! announces it with NOTIFY; other nodes (and this one, after a change made by
+//! the CLI) reload on the notification, when a check would otherwise deny, and
+//! at the latest on the next one-second poll ([`Authz::refresh_if_stale`]).
 
 mod adapter;
 mod index;
 mod revision;
+
+pub use revision::CHANNEL as CHANGE_CHANNEL;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -482,6 +484,7 @@ impl Authz {
             if now == before + 1 {
                 self.inner.revision.store(now, Ordering::SeqCst);
             }
+            revision::announce(&self.inner.store, now).await?;
         }
         Ok(changed)
     }

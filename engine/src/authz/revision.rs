@@ -24,3 +24,19 @@ pub(super) async fn bump(store: &Store) -> Result<i64, StoreError> {
     });
     Ok(revision)
 }
+
+/// The PostgreSQL channel on which nodes announce policy changes.
+pub const CHANNEL: &str = "shiji_authz";
+
+/// Tells the other nodes at once (PostgreSQL); on SQLite, one node per file
+/// polls instead.
+pub(super) async fn announce(store: &Store, revision: i64) -> Result<(), StoreError> {
+    if let Store::Postgres(pool) = store {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(revision.to_string())
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
