@@ -14,6 +14,7 @@ pub mod config;
 pub mod http;
 pub mod i18n;
 pub mod markets;
+pub mod plugins;
 pub mod server;
 pub mod service_error;
 pub mod store;

@@ -13,5 +13,6 @@ mod database_outage;
 mod graphql_over_http;
 mod nodes;
 mod operations;
+mod plugins;
 mod schema;
 mod shutdown;

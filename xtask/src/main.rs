@@ -1,13 +1,15 @@
 //! Project chores, run as `cargo xtask <command>`.
 //!
-//! - `test`: everything CI checks about behaviour — every test of the workspace,
-//!   on SQLite and on PostgreSQL.
+//! - `test`: everything CI checks about behaviour — builds the plugin
+//!   components, then runs every test of the workspace on SQLite and PostgreSQL.
+//! - `build-plugins`: builds the template and fixture plugins for wasm32-wasip2.
 //! - `bench-http`: builds the release server, starts it on each backend, and
 //!   drives it over HTTP from this process; prints requests/s, p50 and p99.
 //! - `bench-accounts`: the same for sign-up + sign-in (argon2id, captcha).
 
 mod bench_accounts;
 mod bench_http;
+mod plugins;
 
 use std::process::{Command, ExitCode};
 
@@ -22,9 +24,10 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench-http") => bench_http::bench(&args[1..]),
         Some("bench-accounts") => bench_accounts::bench(&args[1..]),
+        Some("build-plugins") => plugins::build(),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres] [--binary PATH]\n       cargo xtask bench-accounts [same options]"
+                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres] [--binary PATH]\n       cargo xtask bench-accounts [same options]\n       cargo xtask build-plugins"
             );
             return ExitCode::from(2);
         }
@@ -40,8 +43,8 @@ fn main() -> ExitCode {
 
 /// Runs every test of the workspace on both backends.
 fn test(extra: &[String]) -> anyhow::Result<()> {
-    // Plugins build for this target; installing it is a no-op once present.
-    run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
+    // The plugin tests run real components: build them (for wasm32-wasip2) first.
+    plugins::build()?;
     let postgres =
         std::env::var("SHIJI_TEST_POSTGRES_URL").unwrap_or_else(|_| LOCAL_POSTGRES.into());
     eprintln!("xtask: PostgreSQL tests use {postgres}");

@@ -1,0 +1,234 @@
+//! `hostile`: a test fixture whose `adjust-prices` misbehaves on purpose.
+//!
+//! The market's `config-json` picks the misbehaviour, e.g.
+//! `{"behaviour": "loop"}`:
+//!
+//! | behaviour          | what `adjust-prices` does                                        |
+//! |--------------------|------------------------------------------------------------------|
+//! | `loop`             | loops forever                                                    |
+//! | `memory-bomb`      | allocates 1 MiB blocks until allocation fails (abort: a trap)    |
+//! | `recurse`          | recurses without bound (wasm stack overflow)                     |
+//! | `huge-output`      | returns ~100 MB of adjustment codes                              |
+//! | `trap`             | executes `unreachable`                                           |
+//! | `panic`            | `panic!`s (through std's panic machinery, then abort)            |
+//! | `negative-price`   | discounts every line by its subtotal + 1000 fen                  |
+//! | `ungranted-import` | calls `storage::set` from the hot path; `Failed` with the error  |
+//! | `fuel`             | a finite computation of roughly 50 million wasm instructions     |
+//! | anything else      | behaves: an empty `PriceOutput`                                  |
+//!
+//! Every other export answers `Unsupported`.
+//!
+//! `std::hint::black_box` keeps the optimiser from proving the loops useless
+//! and deleting them.
+
+wit_bindgen::generate!({
+    path: "../../../schema/wit/v0.1",
+    world: "plugin",
+});
+
+use std::hint::black_box;
+
+use shiji::plugin::storage;
+use shiji::plugin::types::{Adjustment, AdjustmentTarget, Text};
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn adjust_prices(input: PriceInput) -> Result<PriceOutput, HookError> {
+        match behaviour(&input.market.config_json) {
+            "loop" => spin_forever(),
+            "memory-bomb" => memory_bomb(),
+            "recurse" => {
+                black_box(recurse(black_box(0)));
+                Err(HookError::Failed("recursion ended, which it cannot".into()))
+            }
+            "huge-output" => Ok(huge_output()),
+            "trap" => trap(),
+            "panic" => panic!("hostile: panic on purpose"),
+            "negative-price" => Ok(negative_price(&input)),
+            "ungranted-import" => ungranted_import(),
+            "fuel" => {
+                black_box(burn_fuel(black_box(FUEL_ITERATIONS)));
+                Ok(empty())
+            }
+            _ => Ok(empty()),
+        }
+    }
+
+    fn quote_delivery(_: QuoteInput) -> Result<QuoteOutput, HookError> {
+        Err(HookError::Unsupported)
+    }
+
+    fn validate(_: ValidateInput) -> Result<ValidateOutput, HookError> {
+        Err(HookError::Unsupported)
+    }
+
+    fn decide_compensation(_: CompensationInput) -> Result<CompensationOutput, HookError> {
+        Err(HookError::Unsupported)
+    }
+
+    fn financing_offers(_: Market, _: TradeSummary) -> Result<Vec<FinancingOffer>, HookError> {
+        Err(HookError::Unsupported)
+    }
+
+    fn handle_event(_: Market, _: DomainEvent) -> Result<(), HookError> {
+        Err(HookError::Unsupported)
+    }
+
+    fn resolve(_: ResolveInput) -> Result<String, HookError> {
+        Err(HookError::Unsupported)
+    }
+}
+
+export!(Hostile);
+
+fn empty() -> PriceOutput {
+    PriceOutput {
+        adjustments: Vec::new(),
+    }
+}
+
+/// The string value of `"behaviour"` in `{"behaviour": "..."}`, or `""`.
+/// Hand-written so the fixture stays small; escapes are not supported.
+fn behaviour(config_json: &str) -> &str {
+    const KEY: &str = "\"behaviour\"";
+    let Some(at) = config_json.find(KEY) else {
+        return "";
+    };
+    let rest = config_json[at + KEY.len()..].trim_start();
+    let Some(rest) = rest.strip_prefix(':').map(str::trim_start) else {
+        return "";
+    };
+    let Some(rest) = rest.strip_prefix('"') else {
+        return "";
+    };
+    rest.find('"').map_or("", |end| &rest[..end])
+}
+
+fn spin_forever() -> ! {
+    let mut i: u64 = 0;
+    loop {
+        i = black_box(i.wrapping_add(1));
+    }
+}
+
+/// Keeps 1 MiB blocks alive until an allocation fails. A failed allocation
+/// aborts (Rust's default), which traps: the host sees its memory limit
+/// refuse a `memory.grow`, then the trap.
+fn memory_bomb() -> ! {
+    const MIB: usize = 1 << 20;
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        // Filled with non-zero bytes so every page is really written.
+        hoard.push(black_box(vec![0xA5; MIB]));
+        black_box(&hoard);
+    }
+}
+
+/// Unbounded recursion. Only scalars live in each frame, so they stay in wasm
+/// locals and the engine's wasm stack limit is what stops it (rather than the
+/// shadow stack in linear memory).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if black_box(depth) == u64::MAX {
+        return depth;
+    }
+    // Using the result after the call keeps it from being a tail call.
+    black_box(recurse(black_box(depth + 1))) ^ depth
+}
+
+/// 100 adjustments with a 1 MB code each: ~100 MB the host has to refuse.
+fn huge_output() -> PriceOutput {
+    const ADJUSTMENTS: usize = 100;
+    const CODE_BYTES: usize = 1_000_000;
+    let adjustments = (0..ADJUSTMENTS)
+        .map(|i| Adjustment {
+            target: AdjustmentTarget::Order,
+            amount: -1,
+            code: "h".repeat(CODE_BYTES),
+            reason: Text {
+                zh_cn: format!("超大输出 {i}"),
+                en: format!("huge output {i}"),
+            },
+        })
+        .collect();
+    PriceOutput { adjustments }
+}
+
+fn trap() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(target_arch = "wasm32"))]
+    std::process::abort();
+}
+
+/// Makes every line negative; with no lines, makes the order negative.
+fn negative_price(input: &PriceInput) -> PriceOutput {
+    let reason = || Text {
+        zh_cn: "负价格".into(),
+        en: "negative price".into(),
+    };
+    let mut adjustments: Vec<Adjustment> = input
+        .lines
+        .iter()
+        .map(|line| Adjustment {
+            target: AdjustmentTarget::Line(line.line_id.clone()),
+            amount: -(line.subtotal.saturating_add(1000)),
+            code: "hostile-negative-price".into(),
+            reason: reason(),
+        })
+        .collect();
+    if adjustments.is_empty() {
+        adjustments.push(Adjustment {
+            target: AdjustmentTarget::Order,
+            amount: -1000,
+            code: "hostile-negative-price".into(),
+            reason: reason(),
+        });
+    }
+    PriceOutput { adjustments }
+}
+
+/// Host imports fail for hot-path hooks: report what the host answered.
+fn ungranted_import() -> Result<PriceOutput, HookError> {
+    match storage::set("hostile", b"written from the hot path") {
+        Ok(()) => Ok(empty()),
+        Err(error) => Err(HookError::Failed(format!(
+            "storage::set from adjust-prices failed: {error:?}"
+        ))),
+    }
+}
+
+/// Iterations of `burn_fuel`'s loop for roughly 50 million wasm instructions
+/// in Wasmtime fuel (each iteration costs about 31: a xorshift step, the
+/// `black_box` round trip through memory, and the loop itself).
+const FUEL_ITERATIONS: u64 = 1_600_000;
+
+/// A finite but long computation: xorshift64 steps.
+#[inline(never)]
+fn burn_fuel(iterations: u64) -> u64 {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut i = 0;
+    while i < iterations {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = black_box(x);
+        i += 1;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::behaviour;
+
+    #[test]
+    fn reads_the_behaviour() {
+        assert_eq!(behaviour(r#"{"behaviour": "loop"}"#), "loop");
+        assert_eq!(behaviour(r#"{ "behaviour" :"fuel" }"#), "fuel");
+        assert_eq!(behaviour("{}"), "");
+        assert_eq!(behaviour(""), "");
+        assert_eq!(behaviour(r#"{"behaviour": 3}"#), "");
+    }
+}

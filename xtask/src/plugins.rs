@@ -1,0 +1,51 @@
+//! `cargo xtask build-plugins`: builds the WebAssembly component plugins of the
+//! repository (the template and the test fixtures) for `wasm32-wasip2`.
+//!
+//! Each plugin is its own Cargo workspace; they share one target directory,
+//! `target/plugins`, so the components land in
+//! `target/plugins/wasm32-wasip2/release/<crate>.wasm`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{cargo, run};
+
+/// The plugin crates, relative to the repository root.
+pub const CRATES: &[&str] = &["examples/hello-plugin", "tests/plugins/hostile"];
+
+/// The target every plugin builds for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// The repository root (the parent of `xtask/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the repository root")
+        .to_path_buf()
+}
+
+/// Where `build` puts the target directory shared by all plugins.
+pub fn target_dir() -> PathBuf {
+    repo_root().join("target").join("plugins")
+}
+
+/// Where `build` leaves the release components.
+pub fn wasm_dir() -> PathBuf {
+    target_dir().join(TARGET).join("release")
+}
+
+/// Installs the target (a no-op once present) and builds every plugin in release.
+pub fn build() -> anyhow::Result<()> {
+    run(Command::new("rustup").args(["target", "add", TARGET]))?;
+    let root = repo_root();
+    let target_dir = target_dir();
+    for krate in CRATES {
+        run(Command::new(cargo())
+            .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+            .arg(root.join(krate).join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir))?;
+    }
+    eprintln!("xtask: plugins built in {}", wasm_dir().display());
+    Ok(())
+}
