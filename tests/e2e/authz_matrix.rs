@@ -35,18 +35,8 @@ const ROLES: &[&str] = &[
 /// supervisors and customer service. The others are granted in `alpha` only.
 const PLATFORM_WIDE: &[&str] = &["platform_admin", "regulator", "support_agent"];
 
-const ALL_SIGNED_IN: &[&str] = &[
-    "customer",
-    "platform_admin",
-    "market_admin",
-    "station_staff",
-    "courier",
-    "support_agent",
-    "merchant_owner",
-    "merchant_staff",
-    "finance_partner",
-    "regulator",
-];
+/// Every role except signed-out callers.
+const ALL_SIGNED_IN: &[&str] = ROLES.split_at(1).1;
 
 #[derive(Clone, Copy)]
 enum Scope {

@@ -36,9 +36,6 @@ pub struct SignedIn {
     pub account: AccountRow,
 }
 
-/// Roles that only a platform administrator may put on an API token.
-const PLATFORM_ROLES: &[&str] = &["platform_admin", "market_admin", "regulator"];
-
 const INVALID_CREDENTIALS: Text =
     Text::new("The account or password is wrong.", "账号或密码错误。");
 const CAPTCHA_INVALID: Text = Text::new(
@@ -331,7 +328,7 @@ impl Accounts {
                 locale,
             ));
         }
-        if PLATFORM_ROLES.contains(&role) && !may_grant_platform_roles {
+        if crate::authz::PLATFORM_ROLES.contains(&role) && !may_grant_platform_roles {
             return Err(ServiceError::Forbidden);
         }
         let name = name.trim();

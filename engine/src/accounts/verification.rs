@@ -185,10 +185,6 @@ impl Accounts {
         Ok(after)
     }
 
-    pub async fn verification(&self, id: &str) -> Result<Option<VerificationRow>, ServiceError> {
-        Ok(rows::verification(&self.store, id).await?)
-    }
-
     pub async fn latest_verification_of(
         &self,
         account_id: &str,

@@ -18,9 +18,6 @@ use crate::service_error::ServiceError;
 use crate::store::audit::AuditFilter;
 use crate::store::{parse_rfc3339, rfc3339};
 
-/// Roles whose assignment changes who runs the platform or a market.
-const PLATFORM_ROLES: &[&str] = &["platform_admin", "market_admin", "regulator"];
-
 pub(super) fn bind(r: &mut Resolvers) {
     r.guarded("Query.auditLog", Access::Resolver, |ctx| {
         FieldFuture::new(async move { audit_log(&ctx).await })
@@ -58,18 +55,12 @@ pub(super) fn bind(r: &mut Resolvers) {
             FieldFuture::new(async move {
                 let account = ctx.args.try_get("accountId")?.string()?;
                 let market = ctx.args.try_get("marketCode")?.string()?;
-                let roles = services(&ctx)?
+                let pairs = services(&ctx)?
                     .authz
-                    .assignments_in(&format!("user:{account}"), market)
-                    .into_iter()
-                    .map(|(role, market)| {
-                        object([
-                            ("role", Value::String(role)),
-                            ("market", Value::String(market)),
-                        ])
-                    })
-                    .collect();
-                Ok(Some(FieldValue::value(Value::List(roles))))
+                    .assignments_in(&format!("user:{account}"), market);
+                Ok(Some(FieldValue::value(super::accounts::role_assignments(
+                    pairs,
+                ))))
             })
         },
     )
@@ -168,7 +159,7 @@ async fn change_role<'a>(ctx: &ResolverContext<'a>, assign: bool) -> FieldResult
     };
     // A market's administrators hand out its staff roles; roles that run the
     // platform or a market, and grants in every market, need a platform administrator.
-    if market == "*" || PLATFORM_ROLES.contains(&role.as_str()) {
+    if market == "*" || crate::authz::PLATFORM_ROLES.contains(&role.as_str()) {
         guard::require(ctx.ctx, "policy", "write", "*", coordinate).await?;
     } else {
         guard::require(ctx.ctx, "market_staff", "write", &market, coordinate).await?;

@@ -584,17 +584,7 @@ pub(super) async fn account_value(
     } else {
         Vec::new()
     };
-    let roles = services
-        .authz
-        .assignments_of(&format!("user:{}", row.id))
-        .into_iter()
-        .map(|(role, market)| {
-            object([
-                ("role", Value::String(role)),
-                ("market", Value::String(market)),
-            ])
-        })
-        .collect();
+    let roles = role_assignments(services.authz.assignments_of(&format!("user:{}", row.id)));
     Ok(object([
         ("id", Value::String(row.id.clone())),
         (
@@ -623,9 +613,24 @@ pub(super) async fn account_value(
             Value::Boolean(services.accounts.password_change_recommended(row)),
         ),
         ("verification", verification),
-        ("roles", Value::List(roles)),
+        ("roles", roles),
         ("addresses", Value::List(addresses)),
     ]))
+}
+
+/// `[RoleAssignment!]!` from (role, market) pairs.
+pub(super) fn role_assignments(pairs: Vec<(String, String)>) -> Value {
+    Value::List(
+        pairs
+            .into_iter()
+            .map(|(role, market)| {
+                object([
+                    ("role", Value::String(role)),
+                    ("market", Value::String(market)),
+                ])
+            })
+            .collect(),
+    )
 }
 
 /// A verification; the number in full only for viewers with `account/read_id_number`.

@@ -101,6 +101,10 @@ pub const ROLES: &[&str] = &[
     "regulator",
 ];
 
+/// Roles that run the platform or a market: granting them (to an account or an
+/// API token) takes a platform administrator.
+pub const PLATFORM_ROLES: &[&str] = &["platform_admin", "market_admin", "regulator"];
+
 /// A permission: `role` may do `action` on `object` in `market` (`*`: wherever the role is held).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Policy {
