@@ -21,6 +21,9 @@ pub enum Actor {
     },
     /// The operator at the command line (`shiji admin …`).
     Operator,
+    /// The engine acting on its own, e.g. the plugin breaker switching off a
+    /// plugin that keeps failing.
+    Engine,
 }
 
 impl Actor {
@@ -29,7 +32,7 @@ impl Actor {
         match self {
             Actor::Account { account_id, .. } => Some(format!("user:{account_id}")),
             Actor::ApiToken { token_id, .. } => Some(format!("token:{token_id}")),
-            Actor::Anonymous | Actor::Operator => None,
+            Actor::Anonymous | Actor::Operator | Actor::Engine => None,
         }
     }
 
@@ -40,6 +43,7 @@ impl Actor {
             Actor::Account { account_id, .. } => format!("account:{account_id}"),
             Actor::ApiToken { token_id, .. } => format!("token:{token_id}"),
             Actor::Operator => "operator:cli".into(),
+            Actor::Engine => "engine".into(),
         }
     }
 
@@ -83,6 +87,13 @@ impl Caller {
     pub fn operator() -> Self {
         Self {
             actor: Actor::Operator,
+            ..Self::anonymous()
+        }
+    }
+
+    pub fn system() -> Self {
+        Self {
+            actor: Actor::Engine,
             ..Self::anonymous()
         }
     }

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub listen: String,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest multipart request (GraphQL file uploads: plugin components,
+    /// images, documents), in bytes.
+    pub upload_limit_bytes: usize,
     /// A request that takes longer than this is answered with a timeout error.
     pub request_timeout_secs: u64,
     /// On SIGTERM/Ctrl-C, how long in-flight requests get to finish.
@@ -171,6 +174,7 @@ impl Default for ServerConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             body_limit_bytes: 1024 * 1024,
+            upload_limit_bytes: 16 * 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             cors_allowed_origins: Vec::new(),

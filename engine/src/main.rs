@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use shiji::config::Config;
 use shiji::{server, telemetry};
 
+mod plugin_cli;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "shiji",
@@ -38,6 +40,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Install, upgrade, toggle and try plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin_cli::PluginCommand,
     },
     /// Operator tasks.
     Admin {
@@ -144,6 +151,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Config {
             command: ConfigCommand::Print,
         } => print!("{}", config.to_redacted_toml()),
+        Command::Plugin { command } => plugin_cli::run(command, config).await?,
     }
     Ok(())
 }

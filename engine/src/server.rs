@@ -18,7 +18,9 @@ use crate::authz::{Authz, AuthzError};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::http::{self, AppState, metrics::Metrics};
 use crate::markets::Markets;
+use crate::plugins::{ArtifactCache, PluginError, PluginHost};
 use crate::service_error::ServiceError;
+use crate::store::revision::Counter;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum ServeError {
     Authz(#[from] AuthzError),
     #[error("setting up a service failed")]
     Service(#[from] ServiceError),
+    #[error("loading the plugins failed")]
+    Plugins(#[from] PluginError),
     #[error("the GraphQL schema does not build")]
     Schema(#[from] SchemaError),
     #[error("cannot listen on {addr}: {source}")]
@@ -56,17 +60,34 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
     let authz = Authz::load(&store).await?;
     let accounts = Accounts::new(store.clone(), authz.clone(), config)?;
     let markets = Markets::new(store.clone());
+    let cache = ArtifactCache::at(config.data_dir.join("plugin-cache"));
+    let plugins = PluginHost::load(store.clone(), authz.clone(), cache).await?;
     Ok(Services {
         store,
         authz,
         accounts,
         markets,
+        plugins,
     })
 }
 
-/// Builds the API, failing on any mismatch between SDL, resolvers and guards.
-pub fn build_api(config: &Config, services: Services) -> Result<Api, SchemaError> {
-    Api::new(services, config.graphql.clone())
+/// Builds the API with the installed plugins' fields, failing on any mismatch
+/// between SDL, resolvers and guards; rebuilt whenever the plugin set changes.
+pub fn build_api(config: &Config, services: Services) -> Result<Arc<Api>, SchemaError> {
+    let plugins = services.plugins.clone();
+    let api = Arc::new(Api::new(services, config.graphql.clone())?);
+    if let Err(e) = api.apply_plugins(&plugins.current()) {
+        tracing::error!(error = %e, "installed plugins' GraphQL left out of the schema");
+    }
+    let weak = Arc::downgrade(&api);
+    plugins.on_change(move |set| {
+        if let Some(api) = weak.upgrade()
+            && let Err(e) = api.apply_plugins(set)
+        {
+            tracing::error!(error = %e, "plugin GraphQL change not applied; the previous schema stays");
+        }
+    });
+    Ok(api)
 }
 
 /// Serves until SIGTERM/Ctrl-C. Prints `listening on http://…` on stdout once bound.
@@ -75,8 +96,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tracing::info!(database = %redact_url(&config.database_url()), "opening store");
     let store = open_store(&config).await?;
     let services = build_services(&config, store.clone()).await?;
-    let policy_watch = tokio::spawn(watch_policy(services.authz.clone(), store.clone()));
-    let api = Arc::new(build_api(&config, services)?);
+    let policy_watch = tokio::spawn(watch_shared_state(
+        services.authz.clone(),
+        services.plugins.clone(),
+        store.clone(),
+    ));
+    let api = build_api(&config, services)?;
     let metrics = Arc::new(Metrics::new()?);
     let state = AppState::new(&config, api, store.clone(), metrics);
     let draining = state.draining.clone();
@@ -132,10 +157,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Picks up policy changes made by other nodes: at once when PostgreSQL
-/// announces one, and by polling every second in any case (SQLite, or a
-/// listener connection that dropped).
-async fn watch_policy(authz: Authz, store: Store) {
+/// Picks up policy and plugin changes made by other nodes: at once when
+/// PostgreSQL announces one, and by polling every second in any case (SQLite,
+/// or a listener connection that dropped).
+async fn watch_shared_state(authz: Authz, plugins: PluginHost, store: Store) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut listener = match &store {
@@ -165,12 +190,18 @@ async fn watch_policy(authz: Authz, store: Store) {
         if let Err(e) = authz.refresh_if_stale().await {
             tracing::debug!(error = %e, "policy revision check failed");
         }
+        if let Err(e) = plugins.refresh_if_stale().await {
+            tracing::debug!(error = %e, "plugin revision check failed");
+        }
     }
 }
 
 async fn listen(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.ok()?;
-    listener.listen(crate::authz::CHANGE_CHANNEL).await.ok()?;
+    listener
+        .listen_all([Counter::Authz.channel(), Counter::Plugins.channel()])
+        .await
+        .ok()?;
     Some(listener)
 }
 

@@ -13,6 +13,8 @@ mod database_outage;
 mod graphql_over_http;
 mod nodes;
 mod operations;
+mod plugin_cli;
+mod plugin_registry;
 mod plugins;
 mod schema;
 mod shutdown;

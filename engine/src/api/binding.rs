@@ -91,6 +91,9 @@ impl Resolvers {
                 TypeKind::Scalar => {
                     if BUILT_IN_SCALARS.contains(&name) {
                         builder
+                    } else if name == "Upload" {
+                        // async-graphql's own: multipart files arrive through it.
+                        builder.enable_uploading()
                     } else {
                         let mut scalar = Scalar::new(name);
                         if let Some(d) = description {

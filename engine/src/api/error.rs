@@ -47,6 +47,9 @@ pub enum ErrorCode {
     NotFound,
     /// A plugin feature is switched off in this market.
     FeatureDisabled,
+    /// The plugin answering this field failed (trapped, hit a limit, or
+    /// answered something the engine refused); the rest of the answer stands.
+    PluginFailed,
     /// The database cannot be reached; retry later.
     DatabaseUnavailable,
     /// The request took longer than `server.request_timeout_secs`.
@@ -72,6 +75,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::FeatureDisabled => "FEATURE_DISABLED",
+            ErrorCode::PluginFailed => "PLUGIN_FAILED",
             ErrorCode::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
@@ -124,6 +128,10 @@ impl ErrorCode {
             ErrorCode::FeatureDisabled => Text::new(
                 "This feature is not enabled in this market.",
                 "该功能在本市场未启用。",
+            ),
+            ErrorCode::PluginFailed => Text::new(
+                "This feature is not available right now.",
+                "该功能暂时不可用。",
             ),
             ErrorCode::DatabaseUnavailable => Text::new(
                 "The service is temporarily unavailable. Please try again shortly.",

@@ -13,6 +13,8 @@ pub mod error;
 pub mod guard;
 mod markets;
 mod payload;
+mod plugins;
+mod pricing;
 pub mod relay;
 mod request_errors;
 pub mod sdl;
@@ -33,6 +35,7 @@ use crate::authz::Authz;
 use crate::caller::Caller;
 use crate::config::GraphqlConfig;
 use crate::markets::Markets;
+use crate::plugins::{PluginHost, PluginSet};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,7 @@ pub struct Services {
     pub authz: Authz,
     pub accounts: Accounts,
     pub markets: Markets,
+    pub plugins: PluginHost,
 }
 
 /// Per-request facts, attached by the HTTP layer.
@@ -101,6 +105,8 @@ pub fn core_resolvers() -> Resolvers {
     accounts::bind(&mut resolvers);
     markets::bind(&mut resolvers);
     access::bind(&mut resolvers);
+    plugins::bind(&mut resolvers);
+    pricing::bind(&mut resolvers);
     resolvers
 }
 
@@ -137,6 +143,11 @@ impl Api {
         let schema = build(&sources, &resolvers, &self.services, &self.limits)?;
         self.live.store(Arc::new(schema));
         Ok(())
+    }
+
+    /// Serves the core plus the GraphQL of every installed plugin in `set`.
+    pub fn apply_plugins(&self, set: &PluginSet) -> Result<(), SchemaError> {
+        self.extend(&set.sdl_sources(), plugins::extension_resolvers(set))
     }
 
     pub fn services(&self) -> &Services {

@@ -17,9 +17,6 @@
 
 mod adapter;
 mod index;
-mod revision;
-
-pub use revision::CHANNEL as CHANGE_CHANNEL;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,6 +29,7 @@ use tokio::sync::Mutex;
 pub use adapter::StoreAdapter;
 use index::{ALL_MARKETS, PermissionIndex};
 
+use crate::store::revision::{self, Counter};
 use crate::store::{Store, StoreError};
 
 /// The casbin model, compiled into the engine so a node cannot start with a
@@ -229,7 +227,7 @@ impl Authz {
             );
         }
         // Read before the rules: a change in between shows as a newer revision later.
-        let loaded_revision = revision::current(store).await?;
+        let loaded_revision = revision::current(store, Counter::Authz).await?;
         let enforcer = enforcer(store).await?;
         let index = compile(&enforcer);
         tracing::info!(
@@ -385,7 +383,7 @@ impl Authz {
     /// Re-reads every rule from the store: how a node picks up changes made on another.
     pub async fn reload(&self) -> Result<(), AuthzError> {
         let mut current = self.inner.enforcer.lock().await;
-        let loaded_revision = revision::current(&self.inner.store).await?;
+        let loaded_revision = revision::current(&self.inner.store, Counter::Authz).await?;
         // casbin's `load_policy` empties its model before reading the store, so
         // a failed read would leave it empty; a fresh enforcer replaces the
         // current one only once it has loaded.
@@ -399,7 +397,7 @@ impl Authz {
     /// Reloads when the store's policy revision differs from the loaded one.
     /// Returns whether it reloaded. One small query when nothing changed.
     pub async fn refresh_if_stale(&self) -> Result<bool, AuthzError> {
-        let current = revision::current(&self.inner.store).await?;
+        let current = revision::current(&self.inner.store, Counter::Authz).await?;
         if current == self.inner.revision.load(Ordering::SeqCst) {
             return Ok(false);
         }
@@ -484,11 +482,10 @@ impl Authz {
             // change, someone else changed the policy too: keep the old revision
             // so the next refresh reloads everything.
             let before = self.inner.revision.load(Ordering::SeqCst);
-            let now = revision::bump(&self.inner.store).await?;
+            let now = revision::bump(&self.inner.store, Counter::Authz).await?;
             if now == before + 1 {
                 self.inner.revision.store(now, Ordering::SeqCst);
             }
-            revision::announce(&self.inner.store, now).await?;
         }
         Ok(changed)
     }

@@ -20,6 +20,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::header::{ACCEPT, ACCEPT_LANGUAGE, ALLOW, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use futures_util::TryStreamExt;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +70,9 @@ pub(super) async fn post(
         Some(format) => format,
         None => return not_acceptable(locale),
     };
+    if is_multipart(&headers) {
+        return post_multipart(state, peer, headers, body, format, locale).await;
+    }
     if !is_json(&headers) {
         return reject(
             format,
@@ -123,7 +127,96 @@ pub(super) async fn post(
         operation_name: body.operation_name,
         queries_only: false,
     };
-    execute(&state, &headers, request, query, variables).await
+    let prepared = async_graphql::Request::new(query).variables(variables);
+    execute(&state, &headers, request, prepared).await
+}
+
+/// A GraphQL multipart request (file uploads: plugin components, images,
+/// documents), up to `server.upload_limit_bytes`. Authentication is by
+/// bearer token, never cookies, so a cross-site form post carries no
+/// credential.
+async fn post_multipart(
+    state: AppState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+    format: Format,
+    locale: Locale,
+) -> Response {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let limit = state.upload_limit;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return too_large(format, limit, locale);
+    }
+    // The stream itself is capped too: a missing or lying Content-Length
+    // cannot push more than the limit into memory.
+    let stream = http_body_util::BodyStream::new(Limited::new(body, limit))
+        .map_ok(frame_bytes)
+        .map_err(stream_error)
+        .into_async_read();
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(limit)
+        .max_num_files(8);
+    let prepared = match async_graphql::http::receive_body(content_type, stream, options).await {
+        Ok(request) => request,
+        Err(e) => {
+            let text = e.to_string();
+            if text.contains("length limit") || text.contains("too large") {
+                return too_large(format, limit, locale);
+            }
+            return reject(
+                format,
+                StatusCode::BAD_REQUEST,
+                ApiError::new(ErrorCode::BadRequest)
+                    .with_detail(format!("not a GraphQL multipart request: {text}")),
+                locale,
+            );
+        }
+    };
+    let request = Incoming {
+        peer,
+        format,
+        locale,
+        operation_name: prepared.operation_name.clone(),
+        queries_only: false,
+    };
+    execute(&state, &headers, request, prepared).await
+}
+
+fn frame_bytes(frame: http_body::Frame<axum::body::Bytes>) -> axum::body::Bytes {
+    // Trailers carry no file data.
+    frame.into_data().unwrap_or_default()
+}
+
+fn stream_error(e: Box<dyn std::error::Error + Send + Sync + 'static>) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+fn too_large(format: Format, limit: usize, locale: Locale) -> Response {
+    reject(
+        format,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::new(ErrorCode::PayloadTooLarge).with_detail(format!("limit is {limit} bytes")),
+        locale,
+    )
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
 }
 
 pub(super) async fn get(
@@ -168,7 +261,8 @@ pub(super) async fn get(
         operation_name: params.operation_name,
         queries_only: true,
     };
-    execute(&state, &headers, request, query, variables).await
+    let prepared = async_graphql::Request::new(query).variables(variables);
+    execute(&state, &headers, request, prepared).await
 }
 
 /// What the handler learned about a request before running it.
@@ -184,8 +278,7 @@ async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     incoming: Incoming,
-    query: String,
-    variables: Variables,
+    prepared: async_graphql::Request,
 ) -> Response {
     let started = Instant::now();
     let Incoming {
@@ -200,9 +293,7 @@ async fn execute(
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut request = async_graphql::Request::new(query)
-        .variables(variables)
-        .data(RequestContext { caller, user_agent });
+    let mut request = prepared.data(RequestContext { caller, user_agent });
     if let Some(name) = &operation_name {
         request = request.operation_name(name.clone());
     }

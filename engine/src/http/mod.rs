@@ -41,6 +41,7 @@ pub struct AppState {
     /// Set once shutdown starts, so `/readyz` tells load balancers to stop sending.
     pub draining: Arc<AtomicBool>,
     pub body_limit: usize,
+    pub upload_limit: usize,
     pub request_timeout: Duration,
     pub graphiql: bool,
 }
@@ -53,6 +54,7 @@ impl AppState {
             metrics,
             draining: Arc::new(AtomicBool::new(false)),
             body_limit: config.server.body_limit_bytes,
+            upload_limit: config.server.upload_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs.max(1)),
             graphiql: config.graphql.graphiql,
         }

@@ -4,4 +4,6 @@
 wasmtime::component::bindgen!({
     path: "../schema/wit/v0.1",
     world: "plugin",
+    // The test harness reads inputs from JSON files and prints outputs.
+    additional_derives: [serde::Serialize, serde::Deserialize],
 });

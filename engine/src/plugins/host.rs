@@ -1,13 +1,13 @@
 //! What a plugin may call back into: storage, commerce queries, logging.
 //!
-//! Each import checks the call's grant first. Hot-path hooks (prices,
+//! Each import checks the call's grants first. Hot-path hooks (prices,
 //! delivery, validation) are granted nothing: everything they need is in
-//! their input. Storage and commerce queries answer `not-granted` until the
-//! registry records an administrator's grant for the plugin; logging is
-//! always allowed but bounded, so a plugin cannot flood the engine's log.
+//! their input. Storage and commerce queries answer `not-granted` unless the
+//! call carries the grant an administrator gave at install; logging is always
+//! allowed but bounded, so a plugin cannot flood the engine's log.
 
 use super::bindings::shiji::plugin::{commerce, log, storage, types};
-use super::runtime::CallState;
+use super::runtime::{CallState, CommerceFault, StorageFault};
 
 /// Most log lines one call may write, and the longest line kept.
 const LOG_LINES_PER_CALL: u32 = 50;
@@ -16,21 +16,40 @@ const LOG_LINE_BYTES: usize = 1024;
 /// The shared types interface has no functions; its trait is empty.
 impl types::Host for CallState {}
 
+fn storage_error(fault: StorageFault) -> storage::StorageError {
+    match fault {
+        StorageFault::QuotaExceeded => storage::StorageError::QuotaExceeded,
+        StorageFault::Unavailable => storage::StorageError::Unavailable,
+    }
+}
+
 impl storage::Host for CallState {
-    fn get(&mut self, _key: String) -> Result<Option<Vec<u8>>, storage::StorageError> {
-        Err(self.refuse_storage())
+    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, storage::StorageError> {
+        match self.grants.storage.as_mut() {
+            Some(kv) => kv.get(&key).map_err(storage_error),
+            None => Err(self.refuse("storage")),
+        }
     }
 
-    fn set(&mut self, _key: String, _value: Vec<u8>) -> Result<(), storage::StorageError> {
-        Err(self.refuse_storage())
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), storage::StorageError> {
+        match self.grants.storage.as_mut() {
+            Some(kv) => kv.set(&key, &value).map_err(storage_error),
+            None => Err(self.refuse("storage")),
+        }
     }
 
-    fn delete(&mut self, _key: String) -> Result<(), storage::StorageError> {
-        Err(self.refuse_storage())
+    fn delete(&mut self, key: String) -> Result<(), storage::StorageError> {
+        match self.grants.storage.as_mut() {
+            Some(kv) => kv.delete(&key).map_err(storage_error),
+            None => Err(self.refuse("storage")),
+        }
     }
 
-    fn list_keys(&mut self, _prefix: String) -> Result<Vec<String>, storage::StorageError> {
-        Err(self.refuse_storage())
+    fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, storage::StorageError> {
+        match self.grants.storage.as_mut() {
+            Some(kv) => kv.list_keys(&prefix).map_err(storage_error),
+            None => Err(self.refuse("storage")),
+        }
     }
 }
 
@@ -38,11 +57,25 @@ impl commerce::Host for CallState {
     fn query(
         &mut self,
         scope: String,
-        _request_json: String,
+        request_json: String,
     ) -> Result<String, commerce::CommerceError> {
-        self.refused_imports += 1;
-        tracing::debug!(plugin = %self.plugin_id, %scope, "commerce query refused: not granted");
-        Err(commerce::CommerceError::NotGranted)
+        match self.grants.commerce.as_mut() {
+            Some(reader) if reader.granted(&scope) => {
+                reader
+                    .query(&scope, &request_json)
+                    .map_err(|fault| match fault {
+                        CommerceFault::InvalidRequest(why) => {
+                            commerce::CommerceError::InvalidRequest(why)
+                        }
+                        CommerceFault::Unavailable => commerce::CommerceError::Unavailable,
+                    })
+            }
+            _ => {
+                self.refused_imports += 1;
+                tracing::debug!(plugin = %self.plugin_id, %scope, "commerce query refused: not granted");
+                Err(commerce::CommerceError::NotGranted)
+            }
+        }
     }
 }
 
@@ -61,19 +94,20 @@ impl log::Host for CallState {
             message.truncate(end);
         }
         let plugin = self.plugin_id.as_str();
+        let market = self.grants.market.as_str();
         match level {
-            log::Level::Debug => tracing::debug!(plugin, "{message}"),
-            log::Level::Info => tracing::info!(plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, "{message}"),
-            log::Level::Error => tracing::error!(plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, market, "{message}"),
+            log::Level::Info => tracing::info!(plugin, market, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, market, "{message}"),
+            log::Level::Error => tracing::error!(plugin, market, "{message}"),
         }
     }
 }
 
 impl CallState {
-    fn refuse_storage(&mut self) -> storage::StorageError {
+    fn refuse(&mut self, import: &str) -> storage::StorageError {
         self.refused_imports += 1;
-        tracing::debug!(plugin = %self.plugin_id, hot_path = self.hot_path, "storage refused: not granted");
+        tracing::debug!(plugin = %self.plugin_id, import, "host import refused: not granted");
         storage::StorageError::NotGranted
     }
 }

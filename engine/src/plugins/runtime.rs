@@ -22,7 +22,7 @@ use super::bindings::{Plugin, PluginPre};
 /// How often the epoch advances: the granularity of deadlines.
 const TICK: Duration = Duration::from_millis(1);
 /// The largest memory any plugin may be configured for; per-call limits are lower.
-const POOL_MAX_MEMORY: usize = 64 << 20;
+pub const POOL_MAX_MEMORY: usize = 64 << 20;
 /// Plenty of stack for honest code; deep recursion traps instead of hurting the host.
 const WASM_STACK: usize = 512 << 10;
 
@@ -88,13 +88,57 @@ pub struct CallStats {
 }
 
 /// Per-call state: the limiter, who is calling, what is granted.
-pub(super) struct CallState {
+pub struct CallState {
     limiter: Limiter,
     pub(super) plugin_id: String,
-    /// Hot-path hooks are granted no imports at all.
-    pub(super) hot_path: bool,
+    pub(super) grants: Grants,
     pub(super) log_lines: u32,
     pub(super) refused_imports: u32,
+}
+
+/// What the host imports may reach during one call. Hot-path hooks get
+/// [`Grants::none`]: everything they need is in their input.
+#[derive(Default)]
+pub struct Grants {
+    pub market: String,
+    /// The (plugin, market) storage, when `storage` was granted.
+    pub storage: Option<Box<dyn KeyValue>>,
+    /// Granted read scopes of `commerce.query` and who answers them.
+    pub commerce: Option<Box<dyn CommerceReader>>,
+}
+
+impl Grants {
+    pub fn none() -> Grants {
+        Grants::default()
+    }
+}
+
+/// Key-value storage of one (plugin, market), quotas included. Host imports
+/// are synchronous, so implementations block; off-path calls therefore run on
+/// blocking threads.
+pub trait KeyValue: Send {
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, StorageFault>;
+    fn set(&mut self, key: &str, value: &[u8]) -> Result<(), StorageFault>;
+    fn delete(&mut self, key: &str) -> Result<(), StorageFault>;
+    fn list_keys(&mut self, prefix: &str) -> Result<Vec<String>, StorageFault>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    QuotaExceeded,
+    Unavailable,
+}
+
+/// Answers `commerce.query` for the scopes an administrator granted.
+pub trait CommerceReader: Send {
+    fn granted(&self, scope: &str) -> bool;
+    fn query(&mut self, scope: &str, request_json: &str) -> Result<String, CommerceFault>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommerceFault {
+    InvalidRequest(String),
+    Unavailable,
 }
 
 /// Memory and table growth within the call's limits, remembering a refusal so
@@ -184,15 +228,28 @@ impl PluginRuntime {
     /// imports something the contract does not offer (other than WASI, which
     /// is linked to traps) or lacks an export the contract requires.
     pub fn load(&self, id: &str, wasm: &[u8]) -> Result<LoadedPlugin, PluginFault> {
+        self.link(id, &self.compile(wasm)?)
+    }
+
+    /// Compiles a component to machine code: the slow part of loading.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Component, PluginFault> {
+        Component::new(&self.engine, wasm).map_err(|e| PluginFault::Incompatible(format!("{e:#}")))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Links a compiled component against the contract.
+    pub fn link(&self, id: &str, component: &Component) -> Result<LoadedPlugin, PluginFault> {
         let incompatible = |e: wasmtime::Error| PluginFault::Incompatible(format!("{e:#}"));
-        let component = Component::new(&self.engine, wasm).map_err(incompatible)?;
         // Anything outside the contract (the WASI imports Rust's std brings)
         // is linked to a trap: present, never usable.
         let mut linker = self.linker.clone();
         linker
-            .define_unknown_imports_as_traps(&component)
+            .define_unknown_imports_as_traps(component)
             .map_err(incompatible)?;
-        let pre = linker.instantiate_pre(&component).map_err(incompatible)?;
+        let pre = linker.instantiate_pre(component).map_err(incompatible)?;
         let pre = PluginPre::new(pre).map_err(incompatible)?;
         Ok(LoadedPlugin {
             id: id.to_string(),
@@ -200,12 +257,13 @@ impl PluginRuntime {
         })
     }
 
-    /// Runs `call` on a fresh instance of `plugin` within `limits`.
+    /// Runs `call` on a fresh instance of `plugin` within `limits`, with the
+    /// host imports reaching only what `grants` holds.
     pub(super) fn call<R>(
         &self,
         plugin: &LoadedPlugin,
         limits: &Limits,
-        hot_path: bool,
+        grants: Grants,
         call: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<(R, CallStats), PluginFault> {
         let mut store = Store::new(
@@ -217,7 +275,7 @@ impl PluginRuntime {
                     refused: false,
                 },
                 plugin_id: plugin.id.clone(),
-                hot_path,
+                grants,
                 log_lines: 0,
                 refused_imports: 0,
             },

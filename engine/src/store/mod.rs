@@ -10,7 +10,9 @@ pub mod audit;
 mod dialect;
 mod identity;
 pub mod markets;
+pub mod plugins;
 pub mod profiles;
+pub mod revision;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -21,19 +21,14 @@
 //! `std::hint::black_box` keeps the optimiser from proving the loops useless
 //! and deleting them.
 
-wit_bindgen::generate!({
-    path: "../../../schema/wit/v0.1",
-    world: "plugin",
-});
-
 use std::hint::black_box;
 
-use shiji::plugin::storage;
-use shiji::plugin::types::{Adjustment, AdjustmentTarget, Text};
+use shiji_sdk::prelude::*;
+use shiji_sdk::storage;
 
 struct Hostile;
 
-impl Guest for Hostile {
+impl Plugin for Hostile {
     fn adjust_prices(input: PriceInput) -> Result<PriceOutput, HookError> {
         match behaviour(&input.market.config_json) {
             "loop" => spin_forever(),
@@ -55,32 +50,10 @@ impl Guest for Hostile {
         }
     }
 
-    fn quote_delivery(_: QuoteInput) -> Result<QuoteOutput, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    fn validate(_: ValidateInput) -> Result<ValidateOutput, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    fn decide_compensation(_: CompensationInput) -> Result<CompensationOutput, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    fn financing_offers(_: Market, _: TradeSummary) -> Result<Vec<FinancingOffer>, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    fn handle_event(_: Market, _: DomainEvent) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    fn resolve(_: ResolveInput) -> Result<String, HookError> {
-        Err(HookError::Unsupported)
-    }
+    // Every other export keeps the trait's default: `Unsupported`.
 }
 
-export!(Hostile);
+export_plugin!(Hostile);
 
 fn empty() -> PriceOutput {
     PriceOutput {
@@ -89,20 +62,9 @@ fn empty() -> PriceOutput {
 }
 
 /// The string value of `"behaviour"` in `{"behaviour": "..."}`, or `""`.
-/// Hand-written so the fixture stays small; escapes are not supported.
+/// The SDK's reader needs no JSON library, so the fixture stays small.
 fn behaviour(config_json: &str) -> &str {
-    const KEY: &str = "\"behaviour\"";
-    let Some(at) = config_json.find(KEY) else {
-        return "";
-    };
-    let rest = config_json[at + KEY.len()..].trim_start();
-    let Some(rest) = rest.strip_prefix(':').map(str::trim_start) else {
-        return "";
-    };
-    let Some(rest) = rest.strip_prefix('"') else {
-        return "";
-    };
-    rest.find('"').map_or("", |end| &rest[..end])
+    config::string(config_json, "behaviour").unwrap_or("")
 }
 
 fn spin_forever() -> ! {
@@ -142,14 +104,12 @@ fn huge_output() -> PriceOutput {
     const ADJUSTMENTS: usize = 100;
     const CODE_BYTES: usize = 1_000_000;
     let adjustments = (0..ADJUSTMENTS)
-        .map(|i| Adjustment {
-            target: AdjustmentTarget::Order,
-            amount: -1,
-            code: "h".repeat(CODE_BYTES),
-            reason: Text {
-                zh_cn: format!("超大输出 {i}"),
-                en: format!("huge output {i}"),
-            },
+        .map(|i| {
+            order_adjustment(
+                -1,
+                "h".repeat(CODE_BYTES),
+                text(format!("超大输出 {i}"), format!("huge output {i}")),
+            )
         })
         .collect();
     PriceOutput { adjustments }
@@ -164,27 +124,22 @@ fn trap() -> ! {
 
 /// Makes every line negative; with no lines, makes the order negative.
 fn negative_price(input: &PriceInput) -> PriceOutput {
-    let reason = || Text {
-        zh_cn: "负价格".into(),
-        en: "negative price".into(),
-    };
+    const CODE: &str = "hostile-negative-price";
+    let reason = || text("负价格", "negative price");
     let mut adjustments: Vec<Adjustment> = input
         .lines
         .iter()
-        .map(|line| Adjustment {
-            target: AdjustmentTarget::Line(line.line_id.clone()),
-            amount: -(line.subtotal.saturating_add(1000)),
-            code: "hostile-negative-price".into(),
-            reason: reason(),
+        .map(|line| {
+            line_adjustment(
+                &line.line_id,
+                -(line.subtotal.saturating_add(1000)),
+                CODE,
+                reason(),
+            )
         })
         .collect();
     if adjustments.is_empty() {
-        adjustments.push(Adjustment {
-            target: AdjustmentTarget::Order,
-            amount: -1000,
-            code: "hostile-negative-price".into(),
-            reason: reason(),
-        });
+        adjustments.push(order_adjustment(-1000, CODE, reason()));
     }
     PriceOutput { adjustments }
 }
