@@ -1,7 +1,8 @@
 //! Project chores, run as `cargo xtask <command>`.
 //!
 //! - `test`: everything CI checks about behaviour — builds the plugin
-//!   components, then runs every test of the workspace on SQLite and PostgreSQL.
+//!   components, runs the SDK's and the template's unit tests, then every test
+//!   of the workspace on SQLite and PostgreSQL.
 //! - `build-plugins`: builds the template and fixture plugins for wasm32-wasip2.
 //! - `bench-http`: builds the release server, starts it on each backend, and
 //!   drives it over HTTP from this process; prints requests/s, p50 and p99.
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
 fn test(extra: &[String]) -> anyhow::Result<()> {
     // The plugin tests run real components: build them (for wasm32-wasip2) first.
     plugins::build()?;
+    plugins::test_guests(extra)?;
     let postgres =
         std::env::var("SHIJI_TEST_POSTGRES_URL").unwrap_or_else(|_| LOCAL_POSTGRES.into());
     eprintln!("xtask: PostgreSQL tests use {postgres}");

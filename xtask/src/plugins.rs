@@ -13,6 +13,10 @@ use crate::{cargo, run};
 /// The plugin crates, relative to the repository root.
 pub const CRATES: &[&str] = &["examples/hello-plugin", "tests/plugins/hostile"];
 
+/// Guest crates whose unit tests run on the build machine: the SDK's helpers
+/// and the template's pure functions (host imports are not there to call).
+pub const HOST_TESTED: &[&str] = &["sdk", "examples/hello-plugin"];
+
 /// The target every plugin builds for.
 pub const TARGET: &str = "wasm32-wasip2";
 
@@ -48,4 +52,28 @@ pub fn build() -> anyhow::Result<()> {
     }
     eprintln!("xtask: plugins built in {}", wasm_dir().display());
     Ok(())
+}
+
+/// Runs the guest crates' own unit tests for the build machine's target.
+pub fn test_guests(extra: &[String]) -> anyhow::Result<()> {
+    let host = host_triple()?;
+    let root = repo_root();
+    for krate in HOST_TESTED {
+        run(Command::new(cargo())
+            .args(["test", "--target", &host, "--manifest-path"])
+            .arg(root.join(krate).join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir())
+            .args(extra.iter().filter(|a| *a == "--locked")))?;
+    }
+    Ok(())
+}
+
+/// The triple `rustc` builds for by default, e.g. `x86_64-unknown-linux-gnu`.
+fn host_triple() -> anyhow::Result<String> {
+    let output = Command::new("rustc").arg("-vV").output()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: ").map(str::to_string))
+        .ok_or_else(|| anyhow::anyhow!("`rustc -vV` names no host"))
 }
