@@ -14,6 +14,7 @@ mod graphql_over_http;
 mod nodes;
 mod operations;
 mod plugin_cli;
+mod plugin_hooks;
 mod plugin_registry;
 mod plugins;
 mod schema;

@@ -249,6 +249,11 @@ on_both_backends! {
         let (_, body) = server.graphql_as(&customer, GREETING, json!({ "market": "alpha" })).await;
         assert_eq!(body["data"]["helloGreeting"], "你好, Shiji (#3)", "{body}");
 
+        // Storage is per market: beta counts from one.
+        enable(&server, &root, "beta", "hello", json!({})).await;
+        let (_, body) = server.graphql_as(&customer, GREETING, json!({ "market": "beta" })).await;
+        assert_eq!(body["data"]["helloGreeting"], "你好, Shiji (#1)", "{body}");
+
         // Uninstalled: the field leaves the schema.
         let (_, body) = server.graphql_as(&root, "mutation { uninstallPlugin(id: \"hello\") { done userErrors { code } } }", json!({})).await;
         assert_eq!(body["data"]["uninstallPlugin"]["done"], true, "{body}");
@@ -277,6 +282,10 @@ on_both_backends! {
         let hello = install(&server, &root, artifact("hello_plugin"), &hello_manifest(), &[]).await;
         assert_eq!(codes(&hello), Vec::<String>::new(), "{hello}");
         enable(&server, &root, "alpha", "hello", json!({ "discountPercent": 10 })).await;
+        // Installed without its storage grant, hello greets without counting:
+        // the import answered `not-granted`.
+        let (_, body) = server.graphql_as(&root, GREETING, json!({ "market": "alpha" })).await;
+        assert_eq!(body["data"]["helloGreeting"], "你好, Shiji", "{body}");
 
         // Each misbehaviour fails that call only: the honest plugin's discount
         // still applies, the hostile one is listed as left out, and the

@@ -16,6 +16,20 @@
 //! | `fuel`             | a finite computation of roughly 50 million wasm instructions     |
 //! | anything else      | behaves: an empty `PriceOutput`                                  |
 //!
+//! `quote-delivery` and `validate` misbehave the same way for `loop`,
+//! `memory-bomb`, `recurse`, `trap`, `panic` and `fuel`; otherwise
+//! `quote-delivery` offers one option (with a negative fee for
+//! `negative-price`) and `validate` reports one violation for `violation`.
+//!
+//! `handle-event` (off path, with the storage it was granted):
+//!
+//! | behaviour          | what `handle-event` does                                          |
+//! |--------------------|-------------------------------------------------------------------|
+//! | `flaky-events`     | fails the first two deliveries of each event id, then accepts it  |
+//! | `commerce`         | reads its market through `commerce.query` and stores the answer   |
+//! | a misbehaviour     | as above                                                          |
+//! | anything else      | accepts the event and counts it in storage                        |
+//!
 //! Every other export answers `Unsupported`.
 //!
 //! `std::hint::black_box` keeps the optimiser from proving the loops useless
@@ -50,7 +64,81 @@ impl Plugin for Hostile {
         }
     }
 
+    fn quote_delivery(input: QuoteInput) -> Result<QuoteOutput, HookError> {
+        let behaviour = behaviour(&input.market.config_json);
+        misbehave(behaviour);
+        let fee = if behaviour == "negative-price" {
+            -500
+        } else {
+            500
+        };
+        Ok(QuoteOutput {
+            options: vec![delivery_option(
+                "hostile",
+                None,
+                fee,
+                text("测试配送", "test delivery"),
+            )],
+        })
+    }
+
+    fn validate(input: ValidateInput) -> Result<ValidateOutput, HookError> {
+        let behaviour = behaviour(&input.market.config_json);
+        misbehave(behaviour);
+        let violations = if behaviour == "violation" {
+            vec![violation(
+                "hostile-says-no",
+                Some("document"),
+                "测试插件拒绝",
+                "the test plugin says no",
+            )]
+        } else {
+            Vec::new()
+        };
+        Ok(ValidateOutput { violations })
+    }
+
+    fn handle_event(market: Market, event: DomainEvent) -> Result<(), HookError> {
+        let behaviour = behaviour(&market.config_json);
+        misbehave(behaviour);
+        match behaviour {
+            "flaky-events" => {
+                let attempt = storage::increment(&format!("attempts:{}", event.id))?;
+                if attempt < 3 {
+                    return Err(HookError::Failed(format!("flaky: attempt {attempt}")));
+                }
+                Ok(())
+            }
+            "commerce" => {
+                let answer = shiji_sdk::commerce::query("markets:read", "{}")?;
+                storage::set("market", answer.as_bytes())?;
+                Ok(())
+            }
+            _ => {
+                storage::increment("events")?;
+                Ok(())
+            }
+        }
+    }
+
     // Every other export keeps the trait's default: `Unsupported`.
+}
+
+/// The misbehaviours every hook shares; returns for anything else.
+fn misbehave(behaviour: &str) {
+    match behaviour {
+        "loop" => spin_forever(),
+        "memory-bomb" => memory_bomb(),
+        "recurse" => {
+            black_box(recurse(black_box(0)));
+        }
+        "trap" => trap(),
+        "panic" => panic!("hostile: panic on purpose"),
+        "fuel" => {
+            black_box(burn_fuel(black_box(FUEL_ITERATIONS)));
+        }
+        _ => {}
+    }
 }
 
 export_plugin!(Hostile);
