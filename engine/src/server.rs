@@ -101,8 +101,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         services.plugins.clone(),
         store.clone(),
     ));
+    let plugins_faults = services.plugins.fault_counter();
     let api = build_api(&config, services)?;
     let metrics = Arc::new(Metrics::new()?);
+    metrics.register(Box::new(plugins_faults))?;
     let state = AppState::new(&config, api, store.clone(), metrics);
     let draining = state.draining.clone();
     let app = http::router(state, &config)?;

@@ -347,6 +347,13 @@ on_both_backends! {
         let found = sql_text(&db, "SELECT actor FROM audit_log WHERE action = $1", "plugin.breaker_tripped").await;
         assert_eq!(found.as_deref(), Some("engine"));
 
+        // Faults are counted for monitoring.
+        let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.contains(r#"shiji_plugin_faults_total{fault="trap",hook="adjust-prices",plugin="hostile"} 6"#),
+            "{metrics}"
+        );
+
         // Re-enabling resets it.
         let on = enable(&server, &root, "alpha", "hostile", json!({ "behaviour": "none" })).await;
         assert_eq!(on["marketPlugin"]["enabled"], true);

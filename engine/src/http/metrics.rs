@@ -68,6 +68,14 @@ impl Metrics {
         })
     }
 
+    /// Adds a collector another part of the engine keeps (e.g. plugin faults).
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry.register(collector)
+    }
+
     pub fn observe_http(&self, route: &str, status: u16, elapsed: Duration) {
         self.http_requests
             // Status codes are a small, bounded label set.

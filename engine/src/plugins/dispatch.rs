@@ -72,6 +72,7 @@ impl PluginHost {
     fn fault(&self, installed: &Installed, market: &str, hook: &str, fault: &PluginFault) {
         let plugin = installed.id();
         tracing::warn!(plugin, market, hook, %fault, "plugin call failed");
+        self.count_fault(plugin, hook, fault);
         if self.breaker().record(plugin, market) {
             let reason = format!("{hook}: {fault}");
             tracing::error!(plugin, market, %reason, "breaker tripped: switching the plugin off in this market");

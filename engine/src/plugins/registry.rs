@@ -158,6 +158,8 @@ struct Inner {
     revision: AtomicI64,
     reload: tokio::sync::Mutex<()>,
     breaker: Breaker,
+    /// Failed calls by plugin, hook and kind of fault (served on /metrics).
+    faults: prometheus::IntCounterVec,
     listeners: Mutex<Vec<Listener>>,
 }
 
@@ -185,6 +187,14 @@ impl PluginHost {
         cache: ArtifactCache,
     ) -> Result<PluginHost, PluginError> {
         let runtime = PluginRuntime::new().map_err(|e| PluginError::Incompatible(e.to_string()))?;
+        let faults = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "plugin_faults_total",
+                "Plugin calls that failed, by plugin, hook and kind of fault.",
+            ),
+            &["plugin", "hook", "fault"],
+        )
+        .map_err(|e| PluginError::Incompatible(e.to_string()))?;
         let host = PluginHost {
             inner: Arc::new(Inner {
                 store,
@@ -195,6 +205,7 @@ impl PluginHost {
                 revision: AtomicI64::new(-1),
                 reload: tokio::sync::Mutex::new(()),
                 breaker: Breaker::default(),
+                faults,
                 listeners: Mutex::new(Vec::new()),
             }),
         };
@@ -204,6 +215,18 @@ impl PluginHost {
 
     pub fn runtime(&self) -> &PluginRuntime {
         &self.inner.runtime
+    }
+
+    /// The fault counter, for the node's metrics registry.
+    pub fn fault_counter(&self) -> prometheus::IntCounterVec {
+        self.inner.faults.clone()
+    }
+
+    pub(super) fn count_fault(&self, plugin: &str, hook: &str, fault: &PluginFault) {
+        self.inner
+            .faults
+            .with_label_values(&[plugin, hook, fault.kind()])
+            .inc();
     }
 
     pub(super) fn breaker(&self) -> &Breaker {

@@ -78,6 +78,24 @@ pub enum PluginFault {
     Failed(String),
 }
 
+impl PluginFault {
+    /// A short, stable name of the kind of fault, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginFault::Incompatible(_) => "incompatible",
+            PluginFault::InputTooLarge(_) => "input_too_large",
+            PluginFault::OutOfFuel => "out_of_fuel",
+            PluginFault::Timeout => "timeout",
+            PluginFault::MemoryLimit => "memory_limit",
+            PluginFault::StackOverflow => "stack_overflow",
+            PluginFault::Trap(_) => "trap",
+            PluginFault::OutputTooLarge(_) => "output_too_large",
+            PluginFault::InvalidOutput(_) => "invalid_output",
+            PluginFault::Failed(_) => "failed",
+        }
+    }
+}
+
 /// What one call cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallStats {
