@@ -61,6 +61,42 @@ const SUPPORT: &[&str] = &["platform_admin", "support_agent"];
 
 const OPERATIONS: &[Operation] = &[
     Operation {
+        name: "Query.plugins",
+        document: "{ plugins { id } }",
+        scope: Scope::Platform,
+        allowed: PLATFORM_ONLY,
+    },
+    Operation {
+        name: "Mutation.uninstallPlugin",
+        document: r#"mutation { uninstallPlugin(id: "nobody") { userErrors { code } } }"#,
+        scope: Scope::Platform,
+        allowed: PLATFORM_ONLY,
+    },
+    Operation {
+        name: "Mutation.enablePlugin",
+        document: r#"mutation { enablePlugin(market: "$MARKET", plugin: "nobody", config: {}) { userErrors { code } } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
+    Operation {
+        name: "Mutation.disablePlugin",
+        document: r#"mutation { disablePlugin(market: "$MARKET", plugin: "nobody") { userErrors { code } } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
+    Operation {
+        name: "Query.simulatePricing",
+        document: r#"{ simulatePricing(market: "$MARKET", lines: []) { totalFen } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
+    Operation {
         name: "Query.account",
         document: r#"{ account(id: "nobody") { id } }"#,
         scope: Scope::Platform,
