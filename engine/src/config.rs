@@ -50,7 +50,29 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     pub accounts: AccountsConfig,
     pub security: SecurityConfig,
+    pub media: MediaConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Where uploaded files are kept; empty means `<data_dir>/media`.
+    pub dir: String,
+    /// Largest image accepted (PNG, JPEG, WebP).
+    pub image_max_bytes: usize,
+    /// Largest document accepted (PDF or an image of it).
+    pub document_max_bytes: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            image_max_bytes: 5 * 1024 * 1024,
+            document_max_bytes: 10 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -150,6 +172,7 @@ impl Default for Config {
             graphql: GraphqlConfig::default(),
             accounts: AccountsConfig::default(),
             security: SecurityConfig::default(),
+            media: MediaConfig::default(),
             log: LogConfig::default(),
         }
     }

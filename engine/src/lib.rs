@@ -14,6 +14,8 @@ pub mod config;
 pub mod http;
 pub mod i18n;
 pub mod markets;
+pub mod media;
+pub mod merchants;
 pub mod plugins;
 pub mod server;
 pub mod service_error;

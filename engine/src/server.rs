@@ -18,6 +18,7 @@ use crate::authz::{Authz, AuthzError};
 use crate::config::{Config, ConfigError, redact_url};
 use crate::http::{self, AppState, metrics::Metrics};
 use crate::markets::Markets;
+use crate::media::Media;
 use crate::plugins::{ArtifactCache, PluginError, PluginHost};
 use crate::service_error::ServiceError;
 use crate::store::revision::Counter;
@@ -60,6 +61,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
     let authz = Authz::load(&store).await?;
     let accounts = Accounts::new(store.clone(), authz.clone(), config)?;
     let markets = Markets::new(store.clone());
+    let media = Media::new(store.clone(), config);
     let cache = ArtifactCache::at(config.data_dir.join("plugin-cache"));
     let plugins = PluginHost::load(store.clone(), authz.clone(), cache).await?;
     Ok(Services {
@@ -68,6 +70,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         accounts,
         markets,
         plugins,
+        media,
     })
 }
 

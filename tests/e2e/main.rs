@@ -11,6 +11,7 @@ mod authz_matrix;
 mod cli;
 mod database_outage;
 mod graphql_over_http;
+mod media;
 mod nodes;
 mod operations;
 mod plugin_cli;

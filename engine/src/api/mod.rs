@@ -12,6 +12,7 @@ pub mod binding;
 pub mod error;
 pub mod guard;
 mod markets;
+pub mod media;
 mod payload;
 mod plugins;
 mod pricing;
@@ -35,6 +36,7 @@ use crate::authz::Authz;
 use crate::caller::Caller;
 use crate::config::GraphqlConfig;
 use crate::markets::Markets;
+use crate::media::Media;
 use crate::plugins::{PluginHost, PluginSet};
 use crate::store::Store;
 
@@ -78,6 +80,7 @@ pub struct Services {
     pub accounts: Accounts,
     pub markets: Markets,
     pub plugins: PluginHost,
+    pub media: Media,
 }
 
 /// Per-request facts, attached by the HTTP layer.
@@ -107,6 +110,7 @@ pub fn core_resolvers() -> Resolvers {
     access::bind(&mut resolvers);
     plugins::bind(&mut resolvers);
     pricing::bind(&mut resolvers);
+    media::bind(&mut resolvers);
     resolvers
 }
 

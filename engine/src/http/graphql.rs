@@ -392,7 +392,7 @@ struct ResponseBody<'a> {
 }
 
 /// Who is calling: the bearer credential, if any, checked against the store.
-async fn identify(
+pub(super) async fn identify(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,

@@ -6,6 +6,7 @@
 
 mod graphql;
 mod health;
+mod media;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -96,6 +97,7 @@ pub fn router(state: AppState, config: &Config) -> Result<Router, ConfigError> {
 
     let mut app = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/media/{id}", get(media::get))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(render_metrics))

@@ -10,6 +10,8 @@ pub mod audit;
 mod dialect;
 mod identity;
 pub mod markets;
+pub mod media;
+pub mod merchants;
 pub mod plugins;
 pub mod profiles;
 pub mod revision;

@@ -1,0 +1,5 @@
+//! Merchants (MER-1…4): shops selling in a market. Each sees only its own
+//! data: services ask [`membership`] before touching a shop's products,
+//! documents or orders, next to the data, on top of the casbin role check.
+
+pub mod membership;
