@@ -10,6 +10,7 @@ pub mod api;
 pub mod audit;
 pub mod authz;
 pub mod caller;
+pub mod catalogue;
 pub mod config;
 pub mod http;
 pub mod i18n;

@@ -15,10 +15,12 @@ use tokio::net::TcpListener;
 use crate::accounts::Accounts;
 use crate::api::{Api, SchemaError, Services};
 use crate::authz::{Authz, AuthzError};
+use crate::catalogue::Catalogue;
 use crate::config::{Config, ConfigError, redact_url};
 use crate::http::{self, AppState, metrics::Metrics};
 use crate::markets::Markets;
 use crate::media::Media;
+use crate::merchants::service::Merchants;
 use crate::plugins::{ArtifactCache, PluginError, PluginHost};
 use crate::service_error::ServiceError;
 use crate::store::revision::Counter;
@@ -61,16 +63,20 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
     let authz = Authz::load(&store).await?;
     let accounts = Accounts::new(store.clone(), authz.clone(), config)?;
     let markets = Markets::new(store.clone());
+    let catalogue = Catalogue::new(store.clone());
     let media = Media::new(store.clone(), config);
     let cache = ArtifactCache::at(config.data_dir.join("plugin-cache"));
     let plugins = PluginHost::load(store.clone(), authz.clone(), cache).await?;
+    let merchants = Merchants::new(store.clone(), authz.clone(), plugins.clone());
     Ok(Services {
         store,
         authz,
         accounts,
         markets,
+        merchants,
         plugins,
         media,
+        catalogue,
     })
 }
 
@@ -103,6 +109,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         services.authz.clone(),
         services.plugins.clone(),
         store.clone(),
+    ));
+    // Documents lapse by the calendar, not by requests: sweep every hour.
+    let expiry_sweep = tokio::spawn(crate::merchants::qualification::sweep_hourly(
+        services.merchants.clone(),
     ));
     let plugins_faults = services.plugins.fault_counter();
     let api = build_api(&config, services)?;
@@ -157,6 +167,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     }
     policy_watch.abort();
+    expiry_sweep.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -8,10 +8,12 @@ mod support;
 
 mod accounts;
 mod authz_matrix;
+mod catalogue;
 mod cli;
 mod database_outage;
 mod graphql_over_http;
 mod media;
+mod merchants;
 mod nodes;
 mod operations;
 mod plugin_cli;

@@ -9,10 +9,12 @@
 mod access;
 mod accounts;
 pub mod binding;
+mod catalogue;
 pub mod error;
 pub mod guard;
 mod markets;
 pub mod media;
+mod merchants;
 mod payload;
 mod plugins;
 mod pricing;
@@ -34,9 +36,11 @@ pub use sdl::{SdlSource, TypeSystem};
 use crate::accounts::Accounts;
 use crate::authz::Authz;
 use crate::caller::Caller;
+use crate::catalogue::Catalogue;
 use crate::config::GraphqlConfig;
 use crate::markets::Markets;
 use crate::media::Media;
+use crate::merchants::service::Merchants;
 use crate::plugins::{PluginHost, PluginSet};
 use crate::store::Store;
 
@@ -79,8 +83,10 @@ pub struct Services {
     pub authz: Authz,
     pub accounts: Accounts,
     pub markets: Markets,
+    pub merchants: Merchants,
     pub plugins: PluginHost,
     pub media: Media,
+    pub catalogue: Catalogue,
 }
 
 /// Per-request facts, attached by the HTTP layer.
@@ -107,6 +113,8 @@ pub fn core_resolvers() -> Resolvers {
     server_info::bind(&mut resolvers);
     accounts::bind(&mut resolvers);
     markets::bind(&mut resolvers);
+    catalogue::bind(&mut resolvers);
+    merchants::bind(&mut resolvers);
     access::bind(&mut resolvers);
     plugins::bind(&mut resolvers);
     pricing::bind(&mut resolvers);

@@ -7,11 +7,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod catalogue;
 mod dialect;
 mod identity;
 pub mod markets;
 pub mod media;
 pub mod merchants;
+pub mod onboarding;
 pub mod plugins;
 pub mod profiles;
 pub mod revision;
