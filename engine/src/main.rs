@@ -9,6 +9,7 @@ use shiji::config::Config;
 use shiji::{server, telemetry};
 
 mod plugin_cli;
+mod transfer_cli;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +46,16 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: plugin_cli::PluginCommand,
+    },
+    /// Import a shop's products from a CSV or JSON file.
+    Import {
+        #[command(subcommand)]
+        command: transfer_cli::ImportCommand,
+    },
+    /// Export a shop's products as CSV or JSON.
+    Export {
+        #[command(subcommand)]
+        command: transfer_cli::ExportCommand,
     },
     /// Operator tasks.
     Admin {
@@ -152,6 +163,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             command: ConfigCommand::Print,
         } => print!("{}", config.to_redacted_toml()),
         Command::Plugin { command } => plugin_cli::run(command, config).await?,
+        Command::Import { command } => transfer_cli::import(command, config).await?,
+        Command::Export { command } => transfer_cli::export(command, config).await?,
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::on_both_backends;
 use crate::support::session::{PASSWORD, bootstrap_admin, login, signed_up, sql_exec};
 use crate::support::{Server, TestDb, first_code};
 
-const MARKET: &str = "qianjiang";
+pub const MARKET: &str = "qianjiang";
 
 const CREATE_CATEGORY: &str = "mutation($input: CreateCategoryInput!) { createCategory(input: $input) {
   category { id code fresh attributes { name type allowedValues required } } userErrors { code field message } } }";
@@ -46,7 +46,7 @@ const FEED: &str = "query($first: Int, $after: String) { homeFeed(market: \"qian
   edges { node { name } } pageInfo { hasNextPage endCursor } } }";
 
 /// A server with market `qianjiang` and a signed-in platform administrator.
-async fn market(db: &TestDb) -> (Server, String) {
+pub async fn market(db: &TestDb) -> (Server, String) {
     let server = Server::start(db, &[]).await;
     bootstrap_admin(db, "root@shiji.example").await;
     let root = login(&server, db, "root@shiji.example", PASSWORD).await["token"]
@@ -59,7 +59,7 @@ async fn market(db: &TestDb) -> (Server, String) {
 
 /// A shop in the market in `status`, owned by a new account; (merchant id, owner token).
 /// Onboarding is its own feature: the shop is put in place directly.
-async fn shop(
+pub async fn shop(
     server: &Server,
     db: &TestDb,
     root: &str,
@@ -83,7 +83,7 @@ async fn shop(
 }
 
 /// Creates a category as `token`; its id.
-async fn category(server: &Server, token: &str, input: Value) -> String {
+pub async fn category(server: &Server, token: &str, input: Value) -> String {
     let (_, body) = server
         .graphql_as(token, CREATE_CATEGORY, json!({ "input": input }))
         .await;
@@ -93,7 +93,7 @@ async fn category(server: &Server, token: &str, input: Value) -> String {
 }
 
 /// The crayfish category tree: 水产 › 虾蟹 with colour and size grade.
-async fn seafood(server: &Server, root: &str) -> (String, String) {
+pub async fn seafood(server: &Server, root: &str) -> (String, String) {
     let aquatic = category(server, root, json!({ "marketCode": MARKET, "code": "aquatic", "nameZh": "水产", "nameEn": "Aquatic", "fresh": true })).await;
     let shrimp = category(server, root, json!({
         "marketCode": MARKET, "parentId": aquatic, "code": "shrimp-crab", "nameZh": "虾蟹", "nameEn": "Shrimp and crab", "fresh": true,

@@ -9,6 +9,7 @@ mod support;
 mod accounts;
 mod authz_matrix;
 mod catalogue;
+mod catalogue_files;
 mod cli;
 mod database_outage;
 mod graphql_over_http;

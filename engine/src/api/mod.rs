@@ -10,6 +10,7 @@ mod access;
 mod accounts;
 pub mod binding;
 mod catalogue;
+mod catalogue_files;
 pub mod error;
 pub mod guard;
 mod markets;
@@ -119,6 +120,7 @@ pub fn core_resolvers() -> Resolvers {
     plugins::bind(&mut resolvers);
     pricing::bind(&mut resolvers);
     media::bind(&mut resolvers);
+    catalogue_files::bind(&mut resolvers);
     resolvers
 }
 

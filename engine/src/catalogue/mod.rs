@@ -10,6 +10,7 @@ mod categories;
 mod products;
 pub mod search;
 mod stock;
+pub mod transfer;
 
 pub use browse::{BrowseFilter, Page};
 pub use categories::{AttributeDef, AttributeKind, Category, CategoryInput, CategoryUpdate};

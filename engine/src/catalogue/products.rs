@@ -175,6 +175,26 @@ impl Catalogue {
             .await?
             .ok_or(ServiceError::NotFound)?;
         membership::require_member(&self.store, caller, merchant_id).await?;
+        let (product, new_variants) = self
+            .prepare_product(caller, &merchant, input, variants)
+            .await?;
+        let mut tx = self.store.begin().await?;
+        self.write_new_product(&mut tx, caller, &product, &new_variants)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(product = %product.row.id, merchant = %merchant.id, "product created");
+        Ok(product)
+    }
+
+    /// Checks a new product and its variants without writing anything: what
+    /// `create_product` and a file import share.
+    pub(super) async fn prepare_product(
+        &self,
+        caller: &Caller,
+        merchant: &merchants::MerchantRow,
+        input: ProductInput,
+        variants: Vec<VariantInput>,
+    ) -> Result<(Product, Vec<VariantRow>), ServiceError> {
         let now = now_ms();
         let blank = ProductRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -223,20 +243,29 @@ impl Catalogue {
             product.variants.push(variant.clone());
             new_variants.push(variant);
         }
-        let mut tx = self.store.begin().await?;
-        self.write(&mut tx, &product).await?;
-        for v in &new_variants {
-            rows::save_variant(&mut tx, v).await?;
-            record_price(&mut tx, caller, v).await?;
+        Ok((product, new_variants))
+    }
+
+    /// Writes a prepared product, its variants and first prices, audited, in
+    /// the caller's transaction.
+    pub(super) async fn write_new_product(
+        &self,
+        tx: &mut Tx,
+        caller: &Caller,
+        product: &Product,
+        variants: &[VariantRow],
+    ) -> Result<(), ServiceError> {
+        self.write(tx, product).await?;
+        for v in variants {
+            rows::save_variant(tx, v).await?;
+            record_price(tx, caller, v).await?;
         }
         AuditEvent::new(caller, "product.create", "product", Some(&product.row.id))
             .market(Some(&product.row.market_code))
-            .after(&state(&product))
-            .append(&mut tx)
+            .after(&state(product))
+            .append(tx)
             .await?;
-        tx.commit().await?;
-        tracing::info!(product = %product.row.id, merchant = %merchant.id, "product created");
-        Ok(product)
+        Ok(())
     }
 
     pub async fn update_product(

@@ -234,6 +234,19 @@ pub async fn find_product(store: &Store, id: &str) -> Result<Option<ProductRow>,
         .await
 }
 
+/// Every product of a shop, oldest first: what an export writes out.
+pub async fn products_of_merchant(
+    store: &Store,
+    merchant_id: &str,
+) -> Result<Vec<ProductRow>, StoreError> {
+    let sql = format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE merchant_id = $1 ORDER BY created_at, id"
+    );
+    Ok(on_pool!(store, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(merchant_id).fetch_all(pool).await?
+    }))
+}
+
 /// Products by id, in no particular order (callers keep their own).
 pub async fn products_by_ids(store: &Store, ids: &[String]) -> Result<Vec<ProductRow>, StoreError> {
     if ids.is_empty() {
