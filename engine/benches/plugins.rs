@@ -1,6 +1,10 @@
 //! Cost of a plugin call: a fresh instance from the pooling allocator plus one
 //! `adjust-prices` call on the template plugin, for a 20-line and a 200-line
-//! cart; and the first compile of the component.
+//! cart; the first compile of the component; and a cold load from the
+//! artifact cache (deserialize the compiled code + link), which is what a node
+//! does on start or when another node installed a plugin; and five plugins
+//! (five components) called in a row, as a market with five plugins prices a
+//! cart.
 //!
 //! Run: `cargo xtask build-plugins && cargo bench --bench plugins`.
 
@@ -10,7 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use shiji::plugins::hooks::adjust_prices;
 use shiji::plugins::types::{CartLine, Customer, Market, PriceInput};
-use shiji::plugins::{Limits, PluginRuntime};
+use shiji::plugins::{ArtifactCache, Limits, Origin, PluginRuntime, sha256_hex};
 
 fn cart(lines: usize) -> PriceInput {
     PriceInput {
@@ -71,6 +75,7 @@ fn bench(c: &mut Criterion) {
         wasm.len(),
         started.elapsed()
     );
+    let (_dir, cache) = cold_load(c, &runtime, &wasm, measuring);
     let limits = Limits::default();
     for lines in [20, 200] {
         let input = cart(lines);
@@ -96,6 +101,101 @@ fn bench(c: &mut Criterion) {
             b.iter(|| adjust_prices(&runtime, &plugin, &limits, &input))
         });
     }
+    five_in_a_row(c, &runtime, &cache, &wasm, measuring);
+}
+
+/// Five plugins' `adjust-prices` on a 20-line cart, one after the other. Each
+/// is its own component deserialized from the cache, as on a node where five
+/// plugins are installed (even with the same code).
+fn five_in_a_row(
+    c: &mut Criterion,
+    runtime: &PluginRuntime,
+    cache: &ArtifactCache,
+    wasm: &[u8],
+    measuring: bool,
+) {
+    let sha256 = sha256_hex(wasm);
+    let plugins: Vec<_> = ["hello", "hello-2", "hello-3", "hello-4", "hello-5"]
+        .iter()
+        .map(|id| {
+            let (component, _) = cache.component(runtime, &sha256, wasm).expect("load");
+            runtime.link(id, &component).expect("link")
+        })
+        .collect();
+    let limits = Limits::default();
+    let input = cart(20);
+    let all = || {
+        for plugin in &plugins {
+            let r = adjust_prices(runtime, plugin, &limits, &input);
+            assert!(r.fallback.is_none(), "{:?}", r.fallback);
+            std::hint::black_box(r);
+        }
+    };
+    all();
+    if measuring {
+        let samples = (0..2_000)
+            .map(|_| {
+                let t = Instant::now();
+                all();
+                t.elapsed()
+            })
+            .collect();
+        let (p50, p99) = percentiles(samples);
+        println!("5 plugins in a row, 20-line cart: p50={p50:.2?} p99={p99:.2?}");
+    }
+    c.bench_function("plugin/adjust_prices/5_plugins_20_lines", |b| b.iter(all));
+}
+
+/// Loading from the artifact cache against compiling: the cache in a temporary
+/// directory is filled by one miss, then every load deserializes the compiled
+/// code from disk (the page cache, in practice) and links it.
+fn cold_load(
+    c: &mut Criterion,
+    runtime: &PluginRuntime,
+    wasm: &[u8],
+    measuring: bool,
+) -> (tempfile::TempDir, ArtifactCache) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cache = ArtifactCache::at(dir.path());
+    let sha256 = sha256_hex(wasm);
+    let started = Instant::now();
+    let (component, origin) = cache.component(runtime, &sha256, wasm).expect("compile");
+    runtime.link("hello", &component).expect("link");
+    let first = started.elapsed();
+    assert_eq!(origin, Origin::Compiled, "the cache should start empty");
+    let load = || {
+        let (component, origin) = cache.component(runtime, &sha256, wasm).expect("load");
+        assert_eq!(origin, Origin::Cache);
+        runtime.link("hello", &component).expect("link")
+    };
+    // What came from the cache must run.
+    let probe = adjust_prices(runtime, &load(), &Limits::default(), &cart(20));
+    assert!(probe.fallback.is_none(), "{:?}", probe.fallback);
+    println!("cache miss: compile + write + link {first:.2?}");
+    if measuring {
+        let compiles: Vec<Duration> = (0..10)
+            .map(|_| {
+                let t = Instant::now();
+                let plugin = runtime.load("hello", wasm).expect("load");
+                std::hint::black_box(plugin);
+                t.elapsed()
+            })
+            .collect();
+        let (p50, _) = percentiles(compiles);
+        let samples = (0..200)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(load());
+                t.elapsed()
+            })
+            .collect();
+        let (cache_p50, cache_p99) = percentiles(samples);
+        println!(
+            "cold load from the artifact cache (deserialize + link): p50={cache_p50:.2?} p99={cache_p99:.2?}; compile + link p50={p50:.2?} (10 runs)"
+        );
+    }
+    c.bench_function("plugin/cold_load_from_cache", |b| b.iter(load));
+    (dir, cache)
 }
 
 criterion_group!(benches, bench);

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::bench_http::{Database, Server, micros, release_binary};
 
-const PASSWORD: &str = "Qingshui-crayfish-2026!";
+pub const PASSWORD: &str = "Qingshui-crayfish-2026!";
 
 /// Reads captcha answers from the server's store.
 #[derive(Clone)]
@@ -41,21 +41,53 @@ impl Answers {
     }
 }
 
-struct Client {
-    http: reqwest::Client,
-    url: String,
+/// A GraphQL client that can answer captchas.
+pub struct Client {
+    pub http: reqwest::Client,
+    /// The server's `/graphql` URL.
+    pub url: String,
     answers: Answers,
+    /// Sent as a bearer token once set (after `login`).
+    pub token: Option<String>,
 }
 
 impl Client {
-    async fn post(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
-        let response = self
+    pub async fn connect(base: &str, db_url: &str) -> anyhow::Result<Client> {
+        Ok(Client {
+            http: reqwest::Client::new(),
+            url: format!("{base}/graphql"),
+            answers: Answers::connect(db_url).await?,
+            token: None,
+        })
+    }
+
+    pub async fn post(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let mut request = self
             .http
             .post(&self.url)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        Ok(request.send().await?.json().await?)
+    }
+
+    /// Signs in with [`PASSWORD`], answering a captcha first; returns the
+    /// bearer token and how long the `login` request alone took.
+    pub async fn login(&self, login: &str) -> anyhow::Result<(String, Duration)> {
+        let (captcha_id, answer) = self.captcha().await?;
+        let started = Instant::now();
+        let body = self
+            .post(
+                "mutation($input: LoginInput!) { login(input: $input) { token userErrors { code } } }",
+                json!({ "input": { "login": login, "password": PASSWORD, "captchaId": captcha_id, "captchaAnswer": answer } }),
+            )
             .await?;
-        Ok(response.json().await?)
+        let took = started.elapsed();
+        match body["data"]["login"]["token"].as_str() {
+            Some(token) => Ok((token.to_string(), took)),
+            None => bail!("login failed: {body}"),
+        }
     }
 
     async fn captcha(&self) -> anyhow::Result<(String, String)> {
@@ -142,11 +174,7 @@ async fn load(
     concurrency: usize,
     seconds: u64,
 ) -> anyhow::Result<Samples> {
-    let client = Arc::new(Client {
-        http: reqwest::Client::new(),
-        url: format!("{base}/graphql"),
-        answers: Answers::connect(db_url).await?,
-    });
+    let client = Arc::new(Client::connect(base, db_url).await?);
     let warm_up = Instant::now() + Duration::from_secs(2);
     let deadline = warm_up + Duration::from_secs(seconds);
     let mut workers = Vec::new();
@@ -197,17 +225,6 @@ async fn pair(client: &Client, login: &str) -> anyhow::Result<(Duration, Duratio
     if !body["data"]["register"]["account"]["id"].is_string() {
         bail!("register failed: {body}");
     }
-    let (captcha_id, answer) = client.captcha().await?;
-    let started = Instant::now();
-    let body = client
-        .post(
-            "mutation($input: LoginInput!) { login(input: $input) { token userErrors { code } } }",
-            json!({ "input": { "login": login, "password": PASSWORD, "captchaId": captcha_id, "captchaAnswer": answer } }),
-        )
-        .await?;
-    let login_took = started.elapsed();
-    if !body["data"]["login"]["token"].is_string() {
-        bail!("login failed: {body}");
-    }
+    let (_, login_took) = client.login(login).await?;
     Ok((register, login_took))
 }

@@ -15,15 +15,16 @@ use anyhow::{Context as _, bail};
 
 use crate::{LOCAL_POSTGRES, cargo, run};
 
-struct Options {
-    seconds: u64,
-    concurrency: usize,
-    backends: Vec<&'static str>,
+/// The options every HTTP benchmark takes.
+pub struct Options {
+    pub seconds: u64,
+    pub concurrency: usize,
+    pub backends: Vec<&'static str>,
     /// A prebuilt server binary to measure instead of building the workspace's.
-    binary: Option<PathBuf>,
+    pub binary: Option<PathBuf>,
 }
 
-fn options(args: &[String]) -> anyhow::Result<Options> {
+pub fn options(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         seconds: 10,
         concurrency: 16,
@@ -99,7 +100,7 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         for (name, query) in SCENARIOS {
             let result = runtime.block_on(load(
                 &server.base,
-                query,
+                &Request::query(query),
                 options.concurrency,
                 Duration::from_secs(options.seconds),
             ))?;
@@ -127,29 +128,61 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct LoadResult {
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    errors: u64,
+/// The GraphQL request the load driver sends over and over.
+pub struct Request {
+    /// The JSON body: `query` and `variables`.
+    pub body: serde_json::Value,
+    /// A bearer token, for operations that need a signed-in caller.
+    pub token: Option<String>,
+    /// Besides an `errors` entry, text that marks an answer as failed.
+    pub failure_marker: Option<&'static str>,
 }
 
-async fn load(
+impl Request {
+    /// An anonymous query without variables.
+    pub fn query(query: &str) -> Request {
+        Request {
+            body: serde_json::json!({ "query": query }),
+            token: None,
+            failure_marker: None,
+        }
+    }
+}
+
+pub struct LoadResult {
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub errors: u64,
+    /// Why the first failed request failed (its answer, shortened).
+    pub first_error: Option<String>,
+}
+
+/// Keeps `concurrency` requests in flight for a 2 s warm-up, then for
+/// `duration`, measured.
+pub async fn load(
     base: &str,
-    query: &str,
+    request: &Request,
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadResult> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    let url = Arc::new(format!("{base}/graphql"));
-    let body = Arc::new(serde_json::to_vec(&serde_json::json!({ "query": query }))?);
+    let url = format!("{base}/graphql");
+    let body = serde_json::to_vec(&request.body)?;
+    let target = Arc::new(Target {
+        client,
+        url,
+        body,
+        token: request.token.clone(),
+        failure_marker: request.failure_marker,
+    });
 
     // Warm-up: connections open, caches filled; not measured.
-    drive(&client, &url, &body, concurrency, Duration::from_secs(2)).await;
+    drive(&target, concurrency, Duration::from_secs(2)).await;
     let started = Instant::now();
-    let (mut latencies, errors) = drive(&client, &url, &body, concurrency, duration).await;
+    let (mut latencies, errors, first_error) = drive(&target, concurrency, duration).await;
     let elapsed = started.elapsed();
     if latencies.is_empty() {
         bail!("no request succeeded");
@@ -161,63 +194,92 @@ async fn load(
         p50: at(0.50),
         p99: at(0.99),
         errors,
+        first_error,
     })
 }
 
+/// What every worker sends, and how it judges the answer.
+struct Target {
+    client: reqwest::Client,
+    url: String,
+    body: Vec<u8>,
+    token: Option<String>,
+    failure_marker: Option<&'static str>,
+}
+
+impl Target {
+    /// Sends the request once; a failure says why.
+    async fn send(&self) -> Result<(), String> {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(self.body.clone());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let text = response.bytes().await.unwrap_or_default();
+        let find = |needle: &[u8]| text.windows(needle.len()).position(|w| w == needle);
+        let failed =
+            find(b"\"errors\":").or_else(|| self.failure_marker.and_then(|m| find(m.as_bytes())));
+        if status.is_success() && failed.is_none() {
+            return Ok(());
+        }
+        // From what marked the failure, if anything did: the reason is there.
+        let text = String::from_utf8_lossy(&text[failed.unwrap_or(0)..]);
+        Err(format!(
+            "{status}: {}",
+            text.chars().take(400).collect::<String>()
+        ))
+    }
+}
+
 async fn drive(
-    client: &reqwest::Client,
-    url: &Arc<String>,
-    body: &Arc<Vec<u8>>,
+    target: &Arc<Target>,
     concurrency: usize,
     duration: Duration,
-) -> (Vec<Duration>, u64) {
+) -> (Vec<Duration>, u64, Option<String>) {
     let deadline = Instant::now() + duration;
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        let target = target.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(100_000);
             let mut errors = 0u64;
+            let mut first_error = None;
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let ok = match client
-                    .post(url.as_str())
-                    .header("content-type", "application/json")
-                    .header("accept", "application/graphql-response+json")
-                    .body(body.as_ref().clone())
-                    .send()
-                    .await
-                {
-                    Ok(response) => {
-                        let good = response.status().is_success();
-                        let text = response.bytes().await.unwrap_or_default();
-                        good && !text.windows(9).any(|w| w == b"\"errors\":")
+                match target.send().await {
+                    Ok(()) => latencies.push(sent.elapsed()),
+                    Err(why) => {
+                        errors += 1;
+                        first_error.get_or_insert(why);
                     }
-                    Err(_) => false,
-                };
-                if ok {
-                    latencies.push(sent.elapsed());
-                } else {
-                    errors += 1;
                 }
             }
-            (latencies, errors)
+            (latencies, errors, first_error)
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut first_error = None;
     for worker in workers {
-        if let Ok((latencies, e)) = worker.await {
+        if let Ok((latencies, e, why)) = worker.await {
             all.extend(latencies);
             errors += e;
+            first_error = first_error.or(why);
         }
     }
-    (all, errors)
+    (all, errors, first_error)
 }
 
 pub struct Database {
     pub url: String,
-    dir: PathBuf,
+    /// The server's data directory (SQLite file, plugin artifacts).
+    pub dir: PathBuf,
     postgres: Option<(String, String)>,
 }
 
