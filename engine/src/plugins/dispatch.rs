@@ -5,6 +5,7 @@
 //! commerce queries) block on the database. Every fault is logged, counted
 //! by the breaker, and never escapes the call that caused it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::bindings::shiji::plugin::types::{
@@ -14,7 +15,7 @@ use super::bindings::shiji::plugin::types::{
 };
 use super::hooks;
 use super::registry::{Installed, PluginHost, Toggle};
-use super::runtime::{Grants, PluginFault};
+use super::runtime::{Grants, PluginFault, PluginRuntime};
 use super::storage::DatabaseKeyValue;
 use crate::caller::Caller;
 
@@ -245,12 +246,31 @@ impl PluginHost {
         }
     }
 
-    /// Runs an off-path call on a blocking thread.
+    /// Enabled plugins of a market implementing an off-path `hook`, owned so
+    /// they can travel to blocking threads.
+    fn off_path_candidates(
+        &self,
+        market: &MarketContext,
+        hook: &str,
+    ) -> Vec<(Arc<Installed>, Toggle)> {
+        let set = self.current();
+        self.runnable(&set, &market.code, hook)
+            .map(|(p, t)| (p.clone(), t.clone()))
+            .collect()
+    }
+
+    /// Runs an off-path call of `plugin` on a blocking thread (its host
+    /// imports block on the database), with the grants it holds in `market`.
     async fn off_path<T: Send + 'static>(
         &self,
-        call: impl FnOnce() -> Result<T, PluginFault> + Send + 'static,
+        plugin: &Arc<Installed>,
+        market: &str,
+        call: impl FnOnce(&PluginRuntime, &Installed, Grants) -> Result<T, PluginFault> + Send + 'static,
     ) -> Result<T, PluginFault> {
-        tokio::task::spawn_blocking(call)
+        let grants = self.grants(plugin, market);
+        let host = self.clone();
+        let plugin = plugin.clone();
+        tokio::task::spawn_blocking(move || call(host.runtime(), &plugin, grants))
             .await
             .unwrap_or_else(|e| Err(PluginFault::Trap(format!("the call did not finish: {e}"))))
     }
@@ -261,23 +281,15 @@ impl PluginHost {
         market: &MarketContext,
         input: &CompensationInput,
     ) -> Option<(String, CompensationOutput)> {
-        let set = self.current();
-        let candidates: Vec<_> = self
-            .runnable(&set, &market.code, "decide-compensation")
-            .map(|(p, t)| (p.clone(), t.clone()))
-            .collect();
-        for (plugin, toggle) in candidates {
+        for (plugin, toggle) in self.off_path_candidates(market, "decide-compensation") {
             let input = CompensationInput {
                 market: market.for_plugin(&toggle),
                 ..input.clone()
             };
-            let grants = self.grants(&plugin, &market.code);
-            let host = self.clone();
-            let p = plugin.clone();
             let outcome = self
-                .off_path(move || {
+                .off_path(&plugin, &market.code, move |runtime, p, grants| {
                     hooks::decide_compensation(
-                        host.runtime(),
+                        runtime,
                         &p.loaded,
                         &p.manifest.limits,
                         grants,
@@ -300,22 +312,14 @@ impl PluginHost {
         market: &MarketContext,
         summary: &TradeSummary,
     ) -> Vec<(String, FinancingOffer)> {
-        let set = self.current();
-        let candidates: Vec<_> = self
-            .runnable(&set, &market.code, "financing-offers")
-            .map(|(p, t)| (p.clone(), t.clone()))
-            .collect();
         let mut offers = Vec::new();
-        for (plugin, toggle) in candidates {
+        for (plugin, toggle) in self.off_path_candidates(market, "financing-offers") {
             let market_input = market.for_plugin(&toggle);
             let summary = summary.clone();
-            let grants = self.grants(&plugin, &market.code);
-            let host = self.clone();
-            let p = plugin.clone();
             let outcome = self
-                .off_path(move || {
+                .off_path(&plugin, &market.code, move |runtime, p, grants| {
                     hooks::financing_offers(
-                        host.runtime(),
+                        runtime,
                         &p.loaded,
                         &p.manifest.limits,
                         grants,
@@ -344,25 +348,17 @@ impl PluginHost {
         market: &MarketContext,
         event: &DomainEvent,
     ) -> Vec<PluginFailure> {
-        let set = self.current();
-        let candidates: Vec<_> = self
-            .runnable(&set, &market.code, "handle-event")
-            .map(|(p, t)| (p.clone(), t.clone()))
-            .collect();
         let mut failures = Vec::new();
-        for (plugin, toggle) in candidates {
+        for (plugin, toggle) in self.off_path_candidates(market, "handle-event") {
             let mut backoff = EVENT_FIRST_BACKOFF;
             let mut last = None;
             for attempt in 1..=EVENT_ATTEMPTS {
                 let market_input = market.for_plugin(&toggle);
                 let delivered = event.clone();
-                let grants = self.grants(&plugin, &market.code);
-                let host = self.clone();
-                let p = plugin.clone();
                 let outcome = self
-                    .off_path(move || {
+                    .off_path(&plugin, &market.code, move |runtime, p, grants| {
                         hooks::handle_event(
-                            host.runtime(),
+                            runtime,
                             &p.loaded,
                             &p.manifest.limits,
                             grants,
@@ -420,18 +416,9 @@ impl PluginHost {
             market: market.for_plugin(&toggle),
             ..input
         };
-        let grants = self.grants(&plugin, &market.code);
-        let host = self.clone();
-        let p = plugin.clone();
         let outcome = self
-            .off_path(move || {
-                hooks::resolve(
-                    host.runtime(),
-                    &p.loaded,
-                    &p.manifest.limits,
-                    grants,
-                    &input,
-                )
+            .off_path(&plugin, &market.code, move |runtime, p, grants| {
+                hooks::resolve(runtime, &p.loaded, &p.manifest.limits, grants, &input)
             })
             .await;
         match outcome {
