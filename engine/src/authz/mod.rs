@@ -421,9 +421,10 @@ impl Authz {
         if self.check(subject, market, object, action) {
             return true;
         }
+        // Check again even when this call did not reload: the watcher may
+        // have swapped in the new policy between the first check and now.
         match self.refresh_if_stale().await {
-            Ok(true) => self.check(subject, market, object, action),
-            Ok(false) => false,
+            Ok(_) => self.check(subject, market, object, action),
             Err(e) => {
                 tracing::warn!(error = %e, "could not check the policy revision");
                 false
