@@ -87,7 +87,7 @@ impl Catalogue {
             .filter(|q| !q.is_empty())
             .map(search::query_grams);
         let after = match &page.after {
-            Some(key) => Some(decode_key(key, sort.keys().0.len(), caller.locale)?),
+            Some(key) => Some(decode_key(key, sort.keys().len(), caller.locale)?),
             None => None,
         };
         let query = BrowseQuery {
@@ -124,7 +124,7 @@ impl Catalogue {
         membership::require_member(&self.store, caller, merchant_id).await?;
         let sort = Sort::Newest;
         let after = match &page.after {
-            Some(key) => Some(decode_key(key, sort.keys().0.len(), caller.locale)?),
+            Some(key) => Some(decode_key(key, sort.keys().len(), caller.locale)?),
             None => None,
         };
         let query = BrowseQuery {

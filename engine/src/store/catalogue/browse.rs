@@ -17,22 +17,19 @@ pub enum Sort {
 }
 
 impl Sort {
-    /// The integer sort keys (column, descending) before the id, and the id's direction.
-    pub fn keys(self) -> (&'static [(&'static str, bool)], bool) {
+    /// The integer sort keys before the id; every key and the id run in
+    /// the same direction, which `descending` gives.
+    pub fn keys(self) -> &'static [&'static str] {
         match self {
-            Sort::Relevance => (
-                &[
-                    ("name_hit", true),
-                    ("sales_count", true),
-                    ("created_at", true),
-                ],
-                true,
-            ),
-            Sort::PriceAsc => (&[("min_price", false)], false),
-            Sort::PriceDesc => (&[("min_price", true)], true),
-            Sort::Newest => (&[("created_at", true)], true),
-            Sort::Sales => (&[("sales_count", true), ("created_at", true)], true),
+            Sort::Relevance => &["name_hit", "sales_count", "created_at"],
+            Sort::PriceAsc | Sort::PriceDesc => &["min_price"],
+            Sort::Newest => &["created_at"],
+            Sort::Sales => &["sales_count", "created_at"],
         }
+    }
+
+    pub fn descending(self) -> bool {
+        self != Sort::PriceAsc
     }
 }
 
@@ -72,9 +69,8 @@ impl BrowseRow {
     /// The values of `sort`'s keys for this row, in order.
     pub fn key(&self, sort: Sort) -> Vec<i64> {
         sort.keys()
-            .0
             .iter()
-            .map(|(column, _)| match *column {
+            .map(|column| match *column {
                 "name_hit" => self.name_hit,
                 "sales_count" => self.sales_count,
                 "created_at" => self.created_at,
@@ -84,16 +80,26 @@ impl BrowseRow {
     }
 }
 
-const MIN_PRICE: &str =
-    "COALESCE((SELECT MIN(v.price_fen) FROM product_variants v WHERE v.product_id = p.id), 0)";
+/// The SQL expression of a sort key.
+fn key_expression(key: &str) -> &'static str {
+    match key {
+        "name_hit" => "s.name_hit",
+        "sales_count" => "p.sales_count",
+        "created_at" => "p.created_at",
+        _ => "p.min_price_fen",
+    }
+}
 
+/// One page of products. Public lists filter on `on_sale` and order by
+/// columns of `products` alone, so the first page walks one of the
+/// `products_on_sale_by_*` indexes and stops after `limit` rows.
 pub async fn browse(store: &Store, q: &BrowseQuery) -> Result<Vec<BrowseRow>, StoreError> {
     if matches!(&q.grams, Some(g) if g.is_empty()) {
         return Ok(Vec::new());
     }
     let mut args = Args::default();
     let mut joins = String::new();
-    let mut name_hit = "CAST(0 AS BIGINT)".to_string();
+    let mut name_hit = "CAST(0 AS BIGINT)";
     if let Some(grams) = &q.grams {
         // A product matches when it holds every gram of the query.
         let list = args.texts(grams);
@@ -104,11 +110,11 @@ pub async fn browse(store: &Store, q: &BrowseQuery) -> Result<Vec<BrowseRow>, St
              FROM product_search_grams g WHERE g.gram IN ({list}) GROUP BY g.product_id \
              HAVING COUNT(DISTINCT g.gram) = {n}) s ON s.product_id = p.id"
         );
-        name_hit = "s.name_hit".to_string();
+        name_hit = "s.name_hit";
     }
     let mut conds = vec![format!("p.market_code = {}", args.text(&q.market))];
     if q.public_only {
-        conds.push("p.status = 'listed' AND m.status = 'active'".into());
+        conds.push("p.on_sale = TRUE".into());
     }
     if let Some(v) = &q.merchant {
         conds.push(format!("p.merchant_id = {}", args.text(v)));
@@ -135,61 +141,54 @@ pub async fn browse(store: &Store, q: &BrowseQuery) -> Result<Vec<BrowseRow>, St
              AND a.name = {name} AND a.value = {value})"
         ));
     }
-    let mut outer = vec!["1 = 1".to_string()];
     if let Some(v) = q.price_min_fen {
-        outer.push(format!("min_price >= {}", args.int(v)));
+        conds.push(format!("p.min_price_fen >= {}", args.int(v)));
     }
     if let Some(v) = q.price_max_fen {
-        outer.push(format!("min_price <= {}", args.int(v)));
+        conds.push(format!("p.min_price_fen <= {}", args.int(v)));
     }
-    let (keys, id_desc) = q.sort.keys();
+    // Without a search every name_hit is 0, so that key orders nothing and is left out.
+    let searching = q.grams.is_some();
+    let keys: Vec<(usize, &str)> = q
+        .sort
+        .keys()
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| searching || **k != "name_hit")
+        .map(|(i, k)| (i, key_expression(k)))
+        .collect();
+    let descending = q.sort.descending();
     if let Some((values, id)) = &q.after {
-        outer.push(keyset(&mut args, keys, id_desc, values, id));
+        // Strictly after the last row seen, as one row-value comparison.
+        let mut columns: Vec<&str> = keys.iter().map(|(_, e)| *e).collect();
+        columns.push("p.id");
+        let mut bound: Vec<String> = keys
+            .iter()
+            .map(|(i, _)| args.int(values.get(*i).copied().unwrap_or(0)))
+            .collect();
+        bound.push(args.text(id));
+        conds.push(format!(
+            "({}) {} ({})",
+            columns.join(", "),
+            if descending { "<" } else { ">" },
+            bound.join(", ")
+        ));
     }
+    let direction = if descending { "DESC" } else { "ASC" };
     let mut order: Vec<String> = keys
         .iter()
-        .map(|(k, desc)| format!("{k} {}", if *desc { "DESC" } else { "ASC" }))
+        .map(|(_, e)| format!("{e} {direction}"))
         .collect();
-    order.push(format!("id {}", if id_desc { "DESC" } else { "ASC" }));
+    order.push(format!("p.id {direction}"));
     let limit = args.int(q.limit);
     let sql = format!(
-        "SELECT id, created_at, sales_count, min_price, name_hit FROM (\
-         SELECT p.id AS id, p.created_at AS created_at, p.sales_count AS sales_count, \
-         {MIN_PRICE} AS min_price, {name_hit} AS name_hit \
-         FROM products p JOIN merchants m ON m.id = p.merchant_id{joins} WHERE {}) q \
-         WHERE {} ORDER BY {} LIMIT {limit}",
+        "SELECT p.id AS id, p.created_at AS created_at, p.sales_count AS sales_count, \
+         p.min_price_fen AS min_price, {name_hit} AS name_hit \
+         FROM products p{joins} WHERE {} ORDER BY {} LIMIT {limit}",
         conds.join(" AND "),
-        outer.join(" AND "),
         order.join(", "),
     );
     fetch_all(store, sql, &args).await
-}
-
-/// `(k1, …, id)` strictly after `(v1, …, last_id)` in the sort's order.
-fn keyset(
-    args: &mut Args,
-    keys: &[(&str, bool)],
-    id_desc: bool,
-    values: &[i64],
-    id: &str,
-) -> String {
-    let mut columns: Vec<(String, bool, String)> = keys
-        .iter()
-        .zip(values)
-        .map(|((k, desc), v)| (k.to_string(), *desc, args.int(*v)))
-        .collect();
-    columns.push(("id".into(), id_desc, args.text(id)));
-    let mut alternatives = Vec::new();
-    for i in 0..columns.len() {
-        let mut parts: Vec<String> = columns[..i]
-            .iter()
-            .map(|(c, _, p)| format!("{c} = {p}"))
-            .collect();
-        let (c, desc, p) = &columns[i];
-        parts.push(format!("{c} {} {p}", if *desc { "<" } else { ">" }));
-        alternatives.push(format!("({})", parts.join(" AND ")));
-    }
-    format!("({})", alternatives.join(" OR "))
 }
 
 /// A product on sale, with what the home feed ranks it by.
@@ -207,12 +206,8 @@ pub async fn feed_candidates(store: &Store, market: &str) -> Result<Vec<FeedRow>
     let mut args = Args::default();
     let market = args.text(market);
     let sql = format!(
-        "SELECT id, category_id, min_price, sales_count, created_at FROM (\
-         SELECT p.id AS id, p.category_id AS category_id, {MIN_PRICE} AS min_price, \
-         p.sales_count AS sales_count, p.created_at AS created_at \
-         FROM products p JOIN merchants m ON m.id = p.merchant_id \
-         WHERE p.market_code = {market} AND p.status = 'listed' AND m.status = 'active') q \
-         WHERE min_price > 0"
+        "SELECT id, category_id, min_price_fen AS min_price, sales_count, created_at \
+         FROM products WHERE market_code = {market} AND on_sale = TRUE AND min_price_fen > 0"
     );
     fetch_all(store, sql, &args).await
 }
