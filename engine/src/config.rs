@@ -57,21 +57,127 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
-    /// Where uploaded files are kept; empty means `<data_dir>/media`.
+    /// Where uploaded files are kept: `local` (a directory) or `s3` (a bucket
+    /// of any S3-compatible store, which several nodes can share).
+    pub store: MediaStoreKind,
+    /// With the local store: the directory; empty means `<data_dir>/media`.
     pub dir: String,
     /// Largest image accepted (PNG, JPEG, WebP).
     pub image_max_bytes: usize,
     /// Largest document accepted (PDF or an image of it).
     pub document_max_bytes: usize,
+    /// With the S3 store: the bucket (required; it must exist).
+    pub s3_bucket: String,
+    /// e.g. `http://127.0.0.1:9000` for MinIO; empty means AWS itself.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    /// Keys go under this prefix in the bucket (`shiji/media`); empty: the root.
+    pub s3_prefix: String,
+    /// Empty: the instance's own credentials (AWS instance metadata).
+    pub s3_access_key_id: String,
+    /// Best given as `SHIJI_MEDIA_S3_SECRET_ACCESS_KEY`; never printed or logged.
+    pub s3_secret_access_key: Secret,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStoreKind {
+    #[default]
+    Local,
+    S3,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
+            store: MediaStoreKind::Local,
             dir: String::new(),
             image_max_bytes: 5 * 1024 * 1024,
             document_max_bytes: 10 * 1024 * 1024,
+            s3_bucket: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_prefix: String::new(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: Secret::default(),
         }
+    }
+}
+
+impl MediaConfig {
+    /// Settings that only make sense together; checked once everything is loaded.
+    fn validate(&self, source_hint: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            key: key.into(),
+            source_hint: source_hint.into(),
+            message: message.into(),
+        };
+        if self.store != MediaStoreKind::S3 {
+            return Ok(());
+        }
+        if self.s3_bucket.trim().is_empty() {
+            return Err(invalid(
+                "media.s3_bucket",
+                "media.store = \"s3\" needs a bucket (SHIJI_MEDIA_S3_BUCKET)",
+            ));
+        }
+        let endpoint = self.s3_endpoint.trim();
+        if !endpoint.is_empty()
+            && !endpoint.starts_with("http://")
+            && !endpoint.starts_with("https://")
+        {
+            return Err(invalid(
+                "media.s3_endpoint",
+                "must start with http:// or https:// (or be empty for AWS)",
+            ));
+        }
+        match (
+            self.s3_access_key_id.is_empty(),
+            self.s3_secret_access_key.is_empty(),
+        ) {
+            (false, true) => Err(invalid(
+                "media.s3_secret_access_key",
+                "media.s3_access_key_id is set but the secret is not (SHIJI_MEDIA_S3_SECRET_ACCESS_KEY)",
+            )),
+            (true, false) => Err(invalid(
+                "media.s3_access_key_id",
+                "a secret access key is set but the key id is not",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A setting that must never be shown: `Debug` prints `****`, and
+/// `Config::to_redacted_toml` replaces it. Read it with `expose`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn redacted(&self) -> Secret {
+        match self.0.is_empty() {
+            true => Secret::default(),
+            false => Secret("****".into()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.redacted().expose(), f)
     }
 }
 
@@ -272,7 +378,10 @@ impl Config {
             let value = parse_env_value(&var, &raw, lookup(&defaults, &path))?;
             insert(&mut table, &path, value);
         }
-        from_table(&table, " (after SHIJI_* environment variables)")
+        let config = from_table(&table, " (after SHIJI_* environment variables)")?;
+        // Checked on the final result: a file may leave a setting to the environment.
+        config.media.validate("")?;
+        Ok(config)
     }
 
     /// The database URL in effect: the configured one, or the default SQLite file.
@@ -302,6 +411,7 @@ impl Config {
         if !shown.security.id_number_key.is_empty() {
             shown.security.id_number_key = "****".into();
         }
+        shown.media.s3_secret_access_key = self.media.s3_secret_access_key.redacted();
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
@@ -528,6 +638,94 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.listen"), "{err}");
+    }
+
+    #[test]
+    fn an_s3_media_store_needs_a_bucket_and_both_halves_of_a_key() {
+        let err = Config::load(None, env(&[("SHIJI_MEDIA_STORE", "s3")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("media.s3_bucket"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shiji.toml");
+        std::fs::write(
+            &file,
+            "[media]\nstore = \"s3\"\ns3_access_key_id = \"AKID\"\n",
+        )
+        .unwrap();
+        // The bucket may come from the environment; the missing secret is still named.
+        let err = Config::load(Some(&file), env(&[("SHIJI_MEDIA_S3_BUCKET", "media")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("media.s3_secret_access_key"), "{err}");
+
+        let err = Config::load(
+            None,
+            env(&[
+                ("SHIJI_MEDIA_STORE", "s3"),
+                ("SHIJI_MEDIA_S3_BUCKET", "media"),
+                ("SHIJI_MEDIA_S3_ENDPOINT", "127.0.0.1:9000"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("media.s3_endpoint"), "{err}");
+
+        let err = Config::load(None, env(&[("SHIJI_MEDIA_STORE", "ftp")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SHIJI_MEDIA_STORE") || err.contains("media.store"),
+            "{err}"
+        );
+
+        // The local store (the default) ignores the S3 settings.
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.media.store, MediaStoreKind::Local);
+        assert_eq!(config.media.s3_region, "us-east-1");
+    }
+
+    #[test]
+    fn the_s3_secret_is_never_printed_or_debug_formatted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shiji.toml");
+        std::fs::write(
+            &file,
+            "[media]\nstore = \"s3\"\ns3_bucket = \"media\"\ns3_access_key_id = \"AKID\"\ns3_secret_access_key = \"from-the-file\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), env(&[])).unwrap();
+        assert_eq!(config.media.s3_secret_access_key.expose(), "from-the-file");
+
+        // The environment wins over the file, as for every setting.
+        let config = Config::load(
+            Some(&file),
+            env(&[("SHIJI_MEDIA_S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI")]),
+        )
+        .unwrap();
+        assert_eq!(config.media.s3_secret_access_key.expose(), "wJalrXUtnFEMI");
+        let printed = config.to_redacted_toml();
+        assert!(!printed.contains("wJalrXUtnFEMI"), "{printed}");
+        assert!(
+            printed.contains("s3_secret_access_key = \"****\""),
+            "{printed}"
+        );
+        assert!(printed.contains("s3_access_key_id = \"AKID\""), "{printed}");
+        let debugged = format!("{config:?}");
+        assert!(!debugged.contains("wJalrXUtnFEMI"), "{debugged}");
+        assert!(
+            debugged.contains("s3_secret_access_key: \"****\""),
+            "{debugged}"
+        );
+
+        // An unset secret shows as unset, not as `****`.
+        let unset = Config::load(None, env(&[])).unwrap();
+        assert!(
+            unset
+                .to_redacted_toml()
+                .contains("s3_secret_access_key = \"\"")
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::catalogue::Catalogue;
 use crate::config::{Config, ConfigError, redact_url};
 use crate::http::{self, AppState, metrics::Metrics};
 use crate::markets::Markets;
-use crate::media::Media;
+use crate::media::{Media, MediaStoreError};
 use crate::merchants::service::Merchants;
 use crate::plugins::{ArtifactCache, PluginError, PluginHost};
 use crate::service_error::ServiceError;
@@ -36,6 +36,8 @@ pub enum ServeError {
     Authz(#[from] AuthzError),
     #[error("setting up a service failed")]
     Service(#[from] ServiceError),
+    #[error(transparent)]
+    Media(#[from] MediaStoreError),
     #[error("loading the plugins failed")]
     Plugins(#[from] PluginError),
     #[error("the GraphQL schema does not build")]
@@ -64,7 +66,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
     let accounts = Accounts::new(store.clone(), authz.clone(), config)?;
     let markets = Markets::new(store.clone());
     let catalogue = Catalogue::new(store.clone());
-    let media = Media::new(store.clone(), config);
+    let media = Media::new(store.clone(), config)?;
     let cache = ArtifactCache::at(config.data_dir.join("plugin-cache"));
     let plugins = PluginHost::load(store.clone(), authz.clone(), cache).await?;
     let merchants = Merchants::new(store.clone(), authz.clone(), plugins.clone());

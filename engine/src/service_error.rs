@@ -5,6 +5,7 @@
 use crate::api::{ApiError, ErrorCode, UserError};
 use crate::caller::CredentialProblem;
 use crate::i18n::{Locale, Text};
+use crate::media::MediaStoreError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,9 @@ pub enum ServiceError {
     Rejected(Vec<UserError>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The media store (directory or bucket) could not keep or give a file.
+    #[error(transparent)]
+    MediaStore(#[from] MediaStoreError),
     /// A broken invariant or an unusable component; logged, shown as internal.
     #[error("internal: {0}")]
     Internal(String),
@@ -66,6 +70,10 @@ impl ServiceError {
                 ApiError::new(ErrorCode::BadUserInput).with_detail(detail)
             }
             ServiceError::Store(e) => e.into(),
+            ServiceError::MediaStore(e) => {
+                tracing::error!(error = %e, "media store failed");
+                ApiError::new(ErrorCode::MediaStoreUnavailable)
+            }
             ServiceError::Internal(what) => {
                 tracing::error!(%what, "internal error");
                 ApiError::new(ErrorCode::InternalServerError)

@@ -64,14 +64,28 @@ fn schema_print_shows_the_served_sdl_without_a_database() {
 fn config_print_redacts_secrets() {
     let out = shiji(
         &["config", "print"],
-        &[(
-            "SHIJI_DATABASE_URL".into(),
-            "postgres://shiji:hunter2@db.internal/shiji".into(),
-        )],
+        &[
+            (
+                "SHIJI_DATABASE_URL".into(),
+                "postgres://shiji:hunter2@db.internal/shiji".into(),
+            ),
+            ("SHIJI_MEDIA_STORE".into(), "s3".into()),
+            ("SHIJI_MEDIA_S3_BUCKET".into(), "media".into()),
+            ("SHIJI_MEDIA_S3_ACCESS_KEY_ID".into(), "AKID".into()),
+            (
+                "SHIJI_MEDIA_S3_SECRET_ACCESS_KEY".into(),
+                "wJalrXUtnFEMI-hunter3".into(),
+            ),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
     assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(!printed.contains("hunter3"), "{printed}");
+    assert!(
+        printed.contains("s3_secret_access_key = \"****\""),
+        "{printed}"
+    );
     assert!(
         printed.contains("postgres://shiji:****@db.internal/shiji"),
         "{printed}"
@@ -102,4 +116,13 @@ fn config_mistakes_name_the_key_and_stop_the_command() {
         "{}",
         text(&out.stderr)
     );
+
+    // An S3 media store needs a bucket; found before anything starts.
+    let out = shiji(
+        &["config", "print"],
+        &[("SHIJI_MEDIA_STORE".into(), "s3".into())],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("media.s3_bucket"), "{err}");
 }

@@ -14,6 +14,7 @@ mod cli;
 mod database_outage;
 mod graphql_over_http;
 mod media;
+mod media_s3;
 mod merchants;
 mod nodes;
 mod operations;

@@ -11,7 +11,7 @@ use crate::support::{Server, first_code};
 const UPLOAD: &str = "mutation($file: Upload!, $kind: MediaKind!) { uploadMedia(file: $file, kind: $kind) { media { id url kind contentType sizeBytes width height fileName sha256 } userErrors { code field message } } }";
 
 /// A real PNG of `width` × `height` pixels.
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let mut bytes = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut bytes, width, height);
@@ -29,7 +29,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
-async fn upload(
+pub(crate) async fn upload(
     server: &Server,
     token: Option<&str>,
     kind: &str,

@@ -1,8 +1,9 @@
 //! Project chores, run as `cargo xtask <command>`.
 //!
 //! - `test`: everything CI checks about behaviour — builds the plugin
-//!   components, runs the SDK's and the template's unit tests, then every test
-//!   of the workspace on SQLite and PostgreSQL.
+//!   components, runs the SDK's and the template's unit tests, makes sure
+//!   moto's S3 server is installed (the S3 media store's tests run against it),
+//!   then every test of the workspace on SQLite and PostgreSQL.
 //! - `build-plugins`: builds the template and fixture plugins for wasm32-wasip2.
 //! - `bench-http`: builds the release server, starts it on each backend, and
 //!   drives it over HTTP from this process; prints requests/s, p50 and p99.
@@ -51,6 +52,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     // The plugin tests run real components: build them (for wasm32-wasip2) first.
     plugins::build()?;
     plugins::test_guests(extra)?;
+    ensure_moto()?;
     let postgres =
         std::env::var("SHIJI_TEST_POSTGRES_URL").unwrap_or_else(|_| LOCAL_POSTGRES.into());
     eprintln!("xtask: PostgreSQL tests use {postgres}");
@@ -58,6 +60,21 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
         .args(["test", "--workspace", "--all-targets"])
         .args(extra)
         .env("SHIJI_TEST_POSTGRES_URL", postgres))
+}
+
+/// The S3 media store is tested against moto's S3 server, a Python package.
+fn ensure_moto() -> anyhow::Result<()> {
+    let importable = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .output()
+        .context("python3 is needed for moto's S3 server")?
+        .status
+        .success();
+    if importable {
+        return Ok(());
+    }
+    eprintln!("xtask: installing moto's S3 server (pip install 'moto[server]')");
+    run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "moto[server]"]))
 }
 
 pub fn cargo() -> String {

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     PluginFailed,
     /// The database cannot be reached; retry later.
     DatabaseUnavailable,
+    /// The media store (directory or S3 bucket) cannot keep files; retry later.
+    MediaStoreUnavailable,
     /// The request took longer than `server.request_timeout_secs`.
     Timeout,
     /// A bug on our side; details are in the server log under the request id.
@@ -77,6 +79,7 @@ impl ErrorCode {
             ErrorCode::FeatureDisabled => "FEATURE_DISABLED",
             ErrorCode::PluginFailed => "PLUGIN_FAILED",
             ErrorCode::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            ErrorCode::MediaStoreUnavailable => "MEDIA_STORE_UNAVAILABLE",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
@@ -136,6 +139,10 @@ impl ErrorCode {
             ErrorCode::DatabaseUnavailable => Text::new(
                 "The service is temporarily unavailable. Please try again shortly.",
                 "服务暂时不可用，请稍后重试。",
+            ),
+            ErrorCode::MediaStoreUnavailable => Text::new(
+                "Files cannot be stored right now. Please try again shortly.",
+                "文件存储暂时不可用，请稍后重试。",
             ),
             ErrorCode::Timeout => Text::new("The request took too long.", "请求处理超时。"),
             ErrorCode::InternalServerError => {
@@ -261,6 +268,9 @@ mod tests {
         let gql = err.into_graphql(Locale::ZhCn);
         let code = gql.extensions.as_ref().and_then(|e| e.get("code")).cloned();
         assert_eq!(code, Some(Value::String("DATABASE_UNAVAILABLE".into())));
+        let err = ApiError::new(ErrorCode::MediaStoreUnavailable);
+        assert!(err.message(Locale::ZhCn).contains("文件存储"));
+        assert!(err.message(Locale::En).contains("Files cannot be stored"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::AppState;
 use super::graphql::identify;
 use crate::api::media::may_fetch;
 use crate::i18n::Locale;
+use crate::media::MediaStoreError;
 
 pub(super) async fn get(
     State(state): State<AppState>,
@@ -55,9 +56,14 @@ pub(super) async fn get(
     } else {
         match services.media.read(&row).await {
             Ok(bytes) => bytes.into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "media file missing");
+            // A row without its file is our bug; a store that does not answer may come back.
+            Err(e @ (MediaStoreError::Missing(_) | MediaStoreError::BadKey(_))) => {
+                tracing::error!(error = %e, media = %row.id, "media file missing");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, media = %row.id, "media store unavailable");
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
             }
         }
     };

@@ -1,12 +1,11 @@
 //! Uploaded media (CAT-6): product images, qualification documents, signed
 //! agreements. Files arrive as GraphQL multipart uploads, are checked by what
 //! their bytes are (never by the name or the type the client claims), and are
-//! kept in a directory under the data directory, named by id.
+//! kept in the media store (a directory under the data directory, or an
+//! S3-compatible bucket), named by id.
 
-mod files;
 mod sniff;
-
-use std::path::PathBuf;
+mod storage;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -19,8 +18,8 @@ use crate::service_error::ServiceError;
 use crate::store::media::{self as rows, MediaRow};
 use crate::store::{Store, now_ms};
 
-pub use files::MediaFiles;
 pub use sniff::{MediaType, sniff};
+pub use storage::{MediaStore, MediaStoreError, key_for};
 
 /// What a file is for, which decides what it may be and who may fetch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,22 +61,17 @@ impl MediaKind {
 #[derive(Clone)]
 pub struct Media {
     store: Store,
-    files: MediaFiles,
+    files: MediaStore,
     limits: MediaConfig,
 }
 
 impl Media {
-    pub fn new(store: Store, config: &Config) -> Media {
-        let dir = if config.media.dir.is_empty() {
-            config.data_dir.join("media")
-        } else {
-            PathBuf::from(&config.media.dir)
-        };
-        Media {
+    pub fn new(store: Store, config: &Config) -> Result<Media, MediaStoreError> {
+        Ok(Media {
             store,
-            files: MediaFiles::new(dir),
+            files: MediaStore::from_config(config)?,
             limits: config.media.clone(),
-        }
+        })
     }
 
     /// The largest file of `kind` accepted, in bytes.
@@ -155,15 +149,13 @@ impl Media {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect(),
-            storage_key: files::key_for(&id),
+            storage_key: key_for(&id),
             file_name: clean_name(file_name),
             uploaded_by: account.to_string(),
             created_at: now_ms(),
         };
-        self.files
-            .write(&row.storage_key, &bytes)
-            .await
-            .map_err(|e| ServiceError::Internal(format!("writing media: {e}")))?;
+        // The file first, then the row: no file, no row.
+        self.files.write(&row.storage_key, &bytes).await?;
         if let Err(e) = rows::insert(&self.store, &row).await {
             // No row, no file: nothing half-kept.
             self.files.remove(&row.storage_key).await;
@@ -186,11 +178,8 @@ impl Media {
     }
 
     /// The bytes of a stored file.
-    pub async fn read(&self, row: &MediaRow) -> Result<Vec<u8>, ServiceError> {
-        self.files
-            .read(&row.storage_key)
-            .await
-            .map_err(|e| ServiceError::Internal(format!("reading media {}: {e}", row.id)))
+    pub async fn read(&self, row: &MediaRow) -> Result<Vec<u8>, MediaStoreError> {
+        self.files.read(&row.storage_key).await
     }
 }
 

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod moto;
 pub mod proxy;
 pub mod session;
 
