@@ -51,7 +51,36 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub security: SecurityConfig,
     pub media: MediaConfig,
+    pub orders: OrdersConfig,
     pub log: LogConfig,
+}
+
+/// Checkout, payment and the station's clocks (ORD-2, ORD-4, ORD-5).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrdersConfig {
+    /// Station staff verify a paid order within this (S 8.2.2.2: 30 minutes).
+    pub verify_within_secs: u64,
+    /// How often the verification clock looks for late orders.
+    pub verification_sweep_secs: u64,
+    /// An instant delivery is promised within this long.
+    pub instant_delivery_minutes: u64,
+    /// A payment provider that has not answered by then has timed out.
+    pub payment_timeout_ms: u64,
+    /// How often the outbox dispatcher looks for new events.
+    pub outbox_poll_ms: u64,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        Self {
+            verify_within_secs: 30 * 60,
+            verification_sweep_secs: 60,
+            instant_delivery_minutes: 60,
+            payment_timeout_ms: 10_000,
+            outbox_poll_ms: 500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -279,6 +308,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             security: SecurityConfig::default(),
             media: MediaConfig::default(),
+            orders: OrdersConfig::default(),
             log: LogConfig::default(),
         }
     }

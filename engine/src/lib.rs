@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod markets;
 pub mod media;
 pub mod merchants;
+pub mod orders;
 pub mod plugins;
 pub mod server;
 pub mod service_error;

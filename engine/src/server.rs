@@ -70,6 +70,13 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
     let cache = ArtifactCache::at(config.data_dir.join("plugin-cache"));
     let plugins = PluginHost::load(store.clone(), authz.clone(), cache).await?;
     let merchants = Merchants::new(store.clone(), authz.clone(), plugins.clone());
+    let orders = crate::orders::Orders::new(
+        store.clone(),
+        authz.clone(),
+        plugins.clone(),
+        markets.clone(),
+        config.orders.clone(),
+    );
     Ok(Services {
         store,
         authz,
@@ -79,6 +86,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         plugins,
         media,
         catalogue,
+        orders,
     })
 }
 

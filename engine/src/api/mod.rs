@@ -18,7 +18,7 @@ pub mod media;
 mod merchants;
 mod payload;
 mod plugins;
-mod pricing;
+pub(crate) mod pricing;
 pub mod relay;
 mod request_errors;
 pub mod sdl;
@@ -88,6 +88,7 @@ pub struct Services {
     pub plugins: PluginHost,
     pub media: Media,
     pub catalogue: Catalogue,
+    pub orders: crate::orders::Orders,
 }
 
 /// Per-request facts, attached by the HTTP layer.

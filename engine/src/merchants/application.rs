@@ -350,36 +350,47 @@ impl Merchants {
             document_json: application_audit(application, documents).to_string(),
             now: rfc3339(now),
         };
-        match self.plugins.validate(market, &input) {
-            Ok(violations) if violations.is_empty() => Ok(()),
-            Ok(violations) => Err(ServiceError::Rejected(
-                violations
-                    .into_iter()
-                    .map(|(_, v)| UserError {
-                        code: intern(&v.code),
-                        field: v
-                            .field
-                            .map(|f| f.split('.').map(str::to_string).collect())
-                            .unwrap_or_default(),
-                        message: match locale {
-                            Locale::En => v.message.en,
-                            Locale::ZhCn => v.message.zh_cn,
-                        },
-                    })
-                    .collect(),
-            )),
-            Err(failure) => {
-                tracing::warn!(plugin = %failure.plugin, fault = %failure.fault, "validating plugin failed; application refused");
-                Err(reject(
-                    "VALIDATION_UNAVAILABLE",
-                    &[],
-                    Text::new(
-                        "The market's checks could not run. Please try again later.",
-                        "市场的审核检查暂时无法运行，请稍后再试。",
-                    ),
-                    locale,
-                ))
-            }
+        verdict(self.plugins.validate(market, &input), locale)
+    }
+}
+
+/// The validate hook's answer as a service outcome: violations refuse the
+/// flow with the plugins' own codes and messages; a plugin that fails
+/// refuses it too (the hook's failure policy). Shared by every flow that
+/// plugins validate (applications, checkout).
+pub(crate) fn verdict(
+    outcome: Result<Vec<(String, crate::plugins::types::Violation)>, crate::plugins::PluginFailure>,
+    locale: Locale,
+) -> Result<(), ServiceError> {
+    match outcome {
+        Ok(violations) if violations.is_empty() => Ok(()),
+        Ok(violations) => Err(ServiceError::Rejected(
+            violations
+                .into_iter()
+                .map(|(_, v)| UserError {
+                    code: intern(&v.code),
+                    field: v
+                        .field
+                        .map(|f| f.split('.').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                    message: match locale {
+                        Locale::En => v.message.en,
+                        Locale::ZhCn => v.message.zh_cn,
+                    },
+                })
+                .collect(),
+        )),
+        Err(failure) => {
+            tracing::warn!(plugin = %failure.plugin, fault = %failure.fault, "validating plugin failed; flow refused");
+            Err(reject(
+                "VALIDATION_UNAVAILABLE",
+                &[],
+                Text::new(
+                    "The market's checks could not run. Please try again later.",
+                    "市场的审核检查暂时无法运行，请稍后再试。",
+                ),
+                locale,
+            ))
         }
     }
 }

@@ -61,6 +61,43 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every row `sql` finds for one text key (`... WHERE column = $1 ORDER BY …`).
+    pub async fn rows_by_key<T>(&self, sql: String, key: &str) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        Ok(match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(key)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(key)
+                    .fetch_all(pool)
+                    .await?
+            }
+        })
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a transaction that reads and then writes would
+    /// otherwise fail outright when another writer commits in between,
+    /// instead of waiting its turn.
+    pub async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
 /// `on_pool!(store, pool => body)`: runs `body` with `pool` bound to the backend's pool.
 #[macro_export]
 macro_rules! on_pool {

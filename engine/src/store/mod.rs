@@ -14,6 +14,8 @@ pub mod markets;
 pub mod media;
 pub mod merchants;
 pub mod onboarding;
+pub mod orders;
+pub mod outbox;
 pub mod plugins;
 pub mod profiles;
 pub mod revision;

@@ -396,6 +396,21 @@ pub async fn find_variant(store: &Store, id: &str) -> Result<Option<VariantRow>,
         .await
 }
 
+/// Variants by id, in no particular order.
+pub async fn variants_by_ids(store: &Store, ids: &[String]) -> Result<Vec<VariantRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = Args::default();
+    let list = args.texts(ids);
+    fetch_all(
+        store,
+        format!("SELECT {VARIANT_COLUMNS} FROM product_variants WHERE id IN ({list})"),
+        &args,
+    )
+    .await
+}
+
 /// The variants of some products, by product then position.
 pub async fn variants_of(
     store: &Store,

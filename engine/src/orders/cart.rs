@@ -1,0 +1,379 @@
+//! The cart (ORD-1): one per customer per market, across its merchants.
+//! It keeps variants and quantities only; prices, stock and promotions are
+//! read afresh every time it is shown and again at checkout, so a customer
+//! never pays a price the shop has since changed.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::{Orders, new_id, reject, reject_with};
+use crate::audit::AuditEvent;
+use crate::caller::Caller;
+use crate::i18n::{Locale, Text};
+use crate::markets::Market;
+use crate::plugins::MarketContext;
+use crate::plugins::types::{self, AdjustmentTarget, Customer, PriceInput};
+use crate::service_error::ServiceError;
+use crate::store::catalogue::{self as catalogue_rows, ProductRow, VariantRow};
+use crate::store::merchants as merchant_rows;
+use crate::store::orders::{self as rows, CartLineRow};
+use crate::store::{now_ms, rfc3339};
+
+/// The most units of one variant in a cart.
+const MAX_QUANTITY: i64 = 9_999;
+/// The most lines in a cart.
+const MAX_LINES: usize = 200;
+
+/// A cart line as shown: priced now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartLine {
+    pub variant_id: String,
+    pub product_id: String,
+    pub merchant_id: String,
+    pub category_id: String,
+    pub product_name: String,
+    pub variant_name: String,
+    pub sku_code: String,
+    pub quantity: i64,
+    pub unit_price_fen: i64,
+    pub sold_by_weight: bool,
+    /// For goods sold by weight: the line's estimated weight.
+    pub estimated_weight_g: Option<i64>,
+    pub subtotal_fen: i64,
+    /// On sale in this market and in stock for this quantity.
+    pub available: bool,
+}
+
+/// A price adjustment from a plugin, with its reason in both languages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CartAdjustment {
+    pub plugin: String,
+    /// The variant (line) it applies to; `None` for the whole cart.
+    pub variant_id: Option<String>,
+    pub code: String,
+    pub amount_fen: i64,
+    pub reason_en: String,
+    pub reason_zh: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cart {
+    pub market: String,
+    pub lines: Vec<CartLine>,
+    pub subtotal_fen: i64,
+    pub adjustments: Vec<CartAdjustment>,
+    /// Subtotal plus adjustments, never below zero, before delivery.
+    pub total_fen: i64,
+    /// Plugins whose pricing failed; their discounts are left out.
+    pub fallbacks: Vec<String>,
+}
+
+impl Cart {
+    pub fn adjustment_fen(&self) -> i64 {
+        self.adjustments.iter().map(|a| a.amount_fen).sum()
+    }
+
+    /// What the plugins changed on one line.
+    pub fn line_adjustment(&self, variant_id: &str) -> i64 {
+        self.adjustments
+            .iter()
+            .filter(|a| a.variant_id.as_deref() == Some(variant_id))
+            .map(|a| a.amount_fen)
+            .sum()
+    }
+}
+
+/// Units, or grams for goods sold by weight: what the line is priced on.
+fn priced_quantity(line: &CartLine) -> i64 {
+    line.estimated_weight_g.unwrap_or(line.quantity)
+}
+
+impl Orders {
+    /// The caller's cart in a market, priced now.
+    pub async fn cart(&self, caller: &Caller, market_code: &str) -> Result<Cart, ServiceError> {
+        let Some(account) = caller.actor.account_id() else {
+            return Err(ServiceError::Unauthenticated(caller.credential_problem));
+        };
+        let market = self
+            .markets
+            .find(market_code)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let lines = rows::cart_lines(&self.store, account, market_code).await?;
+        self.price(caller, &market, &lines).await
+    }
+
+    /// Adds `quantity` to a line (`add`), or sets it (0 removes the line).
+    pub async fn change_cart(
+        &self,
+        caller: &Caller,
+        market_code: &str,
+        variant_id: &str,
+        quantity: i64,
+        add: bool,
+    ) -> Result<Cart, ServiceError> {
+        let locale = caller.locale;
+        let Some(account) = caller.actor.account_id() else {
+            return Err(ServiceError::Unauthenticated(caller.credential_problem));
+        };
+        if (add && quantity < 1) || quantity < 0 {
+            return Err(bad_quantity(locale));
+        }
+        let current = rows::cart_lines(&self.store, account, market_code).await?;
+        let existing = current
+            .iter()
+            .find(|l| l.variant_id == variant_id)
+            .map(|l| l.quantity);
+        let wanted = if add {
+            existing.unwrap_or(0).saturating_add(quantity)
+        } else {
+            quantity
+        };
+        if wanted > MAX_QUANTITY {
+            return Err(bad_quantity(locale));
+        }
+        if existing.is_none() && current.len() >= MAX_LINES {
+            return Err(reject(
+                "CART_FULL",
+                &["variantId"],
+                Text::new(
+                    "A cart holds at most 200 lines.",
+                    "购物车最多 200 个商品行。",
+                ),
+                locale,
+            ));
+        }
+        if wanted > 0 {
+            let (product, variant) = self.sellable(market_code, variant_id, locale).await?;
+            if wanted < product.min_order_qty {
+                return Err(reject_with(
+                    "BELOW_MINIMUM_QUANTITY",
+                    &["quantity"],
+                    format!(
+                        "The minimum order for this product is {} ({}).",
+                        product.min_order_qty, product.minimum_package
+                    ),
+                    format!(
+                        "该商品起订量为 {}（{}）。",
+                        product.min_order_qty, product.minimum_package
+                    ),
+                    locale,
+                ));
+            }
+            if wanted > variant.on_hand - variant.reserved {
+                return Err(insufficient_stock(&product.name, locale));
+            }
+        }
+        let now = now_ms();
+        let mut tx = self.store.begin_write().await?;
+        let cart = rows::cart_id(&mut tx, account, market_code, &new_id(), now).await?;
+        rows::set_cart_line(&mut tx, &cart, variant_id, wanted, now).await?;
+        AuditEvent::new(caller, "cart.change", "cart", Some(&cart))
+            .market(Some(market_code))
+            .before(&json!({ "variantId": variant_id, "quantity": existing.unwrap_or(0) }))
+            .after(&json!({ "variantId": variant_id, "quantity": wanted }))
+            .append(&mut tx)
+            .await?;
+        tx.commit().await?;
+        self.cart(caller, market_code).await
+    }
+
+    /// The product and variant, if a customer can buy it in this market now.
+    async fn sellable(
+        &self,
+        market_code: &str,
+        variant_id: &str,
+        locale: Locale,
+    ) -> Result<(ProductRow, VariantRow), ServiceError> {
+        let unavailable = || {
+            reject(
+                "NOT_ON_SALE",
+                &["variantId"],
+                Text::new(
+                    "This product is not on sale in this market.",
+                    "该商品未在本市场销售。",
+                ),
+                locale,
+            )
+        };
+        let variant = catalogue_rows::find_variant(&self.store, variant_id)
+            .await?
+            .ok_or_else(unavailable)?;
+        let product = catalogue_rows::find_product(&self.store, &variant.product_id)
+            .await?
+            .ok_or_else(unavailable)?;
+        let merchant = merchant_rows::find(&self.store, &product.merchant_id).await?;
+        let on_sale = product.market_code == market_code
+            && product.status == "listed"
+            && merchant.is_some_and(|m| m.status == "active");
+        if !on_sale {
+            return Err(unavailable());
+        }
+        Ok((product, variant))
+    }
+
+    /// Prices cart lines now: current prices and stock, then the market's
+    /// `adjust-prices` plugins (a failing plugin is left out and listed).
+    pub(super) async fn price(
+        &self,
+        caller: &Caller,
+        market: &Market,
+        lines: &[CartLineRow],
+    ) -> Result<Cart, ServiceError> {
+        let ids: Vec<String> = lines.iter().map(|l| l.variant_id.clone()).collect();
+        let variants: HashMap<String, VariantRow> =
+            catalogue_rows::variants_by_ids(&self.store, &ids)
+                .await?
+                .into_iter()
+                .map(|v| (v.id.clone(), v))
+                .collect();
+        let product_ids: Vec<String> = variants.values().map(|v| v.product_id.clone()).collect();
+        let products: HashMap<String, ProductRow> =
+            catalogue_rows::products_by_ids(&self.store, &product_ids)
+                .await?
+                .into_iter()
+                .map(|p| (p.id.clone(), p))
+                .collect();
+        let mut active: HashMap<String, bool> = HashMap::new();
+        for p in products.values() {
+            if !active.contains_key(&p.merchant_id) {
+                let m = merchant_rows::find(&self.store, &p.merchant_id).await?;
+                active.insert(
+                    p.merchant_id.clone(),
+                    m.is_some_and(|m| m.status == "active"),
+                );
+            }
+        }
+        let categories: HashMap<String, String> =
+            catalogue_rows::categories_in_market(&self.store, &market.code)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.code))
+                .collect();
+        let mut priced = Vec::new();
+        let mut plugin_lines = Vec::new();
+        for line in lines {
+            let Some(v) = variants.get(&line.variant_id) else {
+                continue;
+            };
+            let Some(p) = products.get(&v.product_id) else {
+                continue;
+            };
+            let estimated = v
+                .sold_by_weight
+                .then(|| line.quantity * v.estimated_weight_g.unwrap_or(1_000));
+            let mut cart_line = CartLine {
+                variant_id: v.id.clone(),
+                product_id: p.id.clone(),
+                merchant_id: p.merchant_id.clone(),
+                category_id: p.category_id.clone(),
+                product_name: p.name.clone(),
+                variant_name: v.name.clone(),
+                sku_code: v.sku_code.clone(),
+                quantity: line.quantity,
+                unit_price_fen: v.price_fen,
+                sold_by_weight: v.sold_by_weight,
+                estimated_weight_g: estimated,
+                subtotal_fen: 0,
+                available: p.market_code == market.code
+                    && p.status == "listed"
+                    && active.get(&p.merchant_id).copied().unwrap_or(false)
+                    && line.quantity <= v.on_hand - v.reserved,
+            };
+            let quantity = u32::try_from(priced_quantity(&cart_line)).unwrap_or(u32::MAX);
+            cart_line.subtotal_fen =
+                crate::api::pricing::line_subtotal(quantity, v.price_fen, v.sold_by_weight);
+            plugin_lines.push(types::CartLine {
+                line_id: v.id.clone(),
+                product_id: p.id.clone(),
+                variant_id: v.id.clone(),
+                merchant_id: p.merchant_id.clone(),
+                category: categories.get(&p.category_id).cloned().unwrap_or_default(),
+                quantity,
+                unit_price: v.price_fen,
+                sold_by_weight: v.sold_by_weight,
+                subtotal: cart_line.subtotal_fen,
+                tags: serde_json::from_str(&p.tags).unwrap_or_default(),
+            });
+            priced.push(cart_line);
+        }
+        let subtotal: i64 = priced.iter().map(|l| l.subtotal_fen).sum();
+        let (adjustments, fallbacks) = if plugin_lines.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let input = PriceInput {
+                market: types::Market {
+                    code: market.code.clone(),
+                    time_zone: market.time_zone.clone(),
+                    config_json: String::new(),
+                },
+                customer: Customer {
+                    id: caller.actor.subject(),
+                    segments: Vec::new(),
+                    orders_placed: 0,
+                },
+                lines: plugin_lines,
+                now: rfc3339(now_ms()),
+            };
+            let context = MarketContext {
+                code: market.code.clone(),
+                time_zone: market.time_zone.clone(),
+            };
+            // Plugin calls are CPU work; keep them off the request threads.
+            let host = self.plugins.clone();
+            let pricing = tokio::task::spawn_blocking(move || host.adjust_prices(&context, &input))
+                .await
+                .map_err(|e| ServiceError::Internal(format!("pricing: {e}")))?;
+            let adjustments = pricing
+                .adjustments
+                .into_iter()
+                .map(|(plugin, a)| CartAdjustment {
+                    plugin,
+                    variant_id: match a.target {
+                        AdjustmentTarget::Line(id) => Some(id),
+                        AdjustmentTarget::Order => None,
+                    },
+                    code: a.code,
+                    amount_fen: a.amount,
+                    reason_en: a.reason.en,
+                    reason_zh: a.reason.zh_cn,
+                })
+                .collect();
+            let fallbacks = pricing.fallbacks.into_iter().map(|f| f.plugin).collect();
+            (adjustments, fallbacks)
+        };
+        let mut cart = Cart {
+            market: market.code.clone(),
+            lines: priced,
+            subtotal_fen: subtotal,
+            adjustments,
+            total_fen: 0,
+            fallbacks,
+        };
+        cart.total_fen = (subtotal + cart.adjustment_fen()).max(0);
+        Ok(cart)
+    }
+}
+
+fn bad_quantity(locale: Locale) -> ServiceError {
+    reject(
+        "INVALID_QUANTITY",
+        &["quantity"],
+        Text::new(
+            "Quantities run from 1 to 9,999.",
+            "数量须在 1 至 9999 之间。",
+        ),
+        locale,
+    )
+}
+
+pub(super) fn insufficient_stock(product: &str, locale: Locale) -> ServiceError {
+    reject_with(
+        "INSUFFICIENT_STOCK",
+        &["quantity"],
+        format!("Not enough of “{product}” in stock."),
+        format!("“{product}”库存不足。"),
+        locale,
+    )
+}

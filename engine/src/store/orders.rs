@@ -1,0 +1,906 @@
+//! Order rows: carts, delivery slots, orders with their parts, lines,
+//! adjustments and timeline, payments, refunds and market alerts. Every
+//! change of state is a conditional UPDATE on the state it expects, so two
+//! staff pressing the same button, or a retry racing the first attempt,
+//! change an order once.
+
+use super::catalogue::{Args, fetch_all};
+use super::{Store, StoreError, Tx};
+use crate::{on_pool, on_tx};
+
+// ---- carts ----
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CartLineRow {
+    pub variant_id: String,
+    pub quantity: i64,
+    pub added_at: i64,
+}
+
+/// The id of the customer's cart in a market, made on first use.
+pub async fn cart_id(
+    tx: &mut Tx,
+    account_id: &str,
+    market: &str,
+    new_id: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO carts (id, account_id, market_code, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (account_id, market_code) \
+             DO UPDATE SET updated_at = $4",
+        )
+        .bind(new_id)
+        .bind(account_id)
+        .bind(market)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query_scalar::<_, String>(
+            "SELECT id FROM carts WHERE account_id = $1 AND market_code = $2",
+        )
+        .bind(account_id)
+        .bind(market)
+        .fetch_one(&mut *conn)
+        .await?
+    }))
+}
+
+/// The lines of the customer's cart in a market, oldest first.
+pub async fn cart_lines(
+    store: &Store,
+    account_id: &str,
+    market: &str,
+) -> Result<Vec<CartLineRow>, StoreError> {
+    Ok(on_pool!(store, pool => {
+        sqlx::query_as(
+            "SELECT l.variant_id, l.quantity, l.added_at FROM cart_lines l \
+             JOIN carts c ON c.id = l.cart_id WHERE c.account_id = $1 AND c.market_code = $2 \
+             ORDER BY l.added_at, l.variant_id",
+        )
+        .bind(account_id)
+        .bind(market)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Sets a line's quantity (adding the line if new); 0 removes it.
+pub async fn set_cart_line(
+    tx: &mut Tx,
+    cart_id: &str,
+    variant_id: &str,
+    quantity: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        if quantity <= 0 {
+            sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1 AND variant_id = $2")
+                .bind(cart_id)
+                .bind(variant_id)
+                .execute(&mut *conn)
+                .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO cart_lines (cart_id, variant_id, quantity, added_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (cart_id, variant_id) \
+                 DO UPDATE SET quantity = $3",
+            )
+            .bind(cart_id)
+            .bind(variant_id)
+            .bind(quantity)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+    });
+    Ok(())
+}
+
+/// Empties the customer's cart in a market (after a checkout).
+pub async fn clear_cart(tx: &mut Tx, account_id: &str, market: &str) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "DELETE FROM cart_lines WHERE cart_id IN \
+             (SELECT id FROM carts WHERE account_id = $1 AND market_code = $2)",
+        )
+        .bind(account_id)
+        .bind(market)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+// ---- delivery slots ----
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SlotRow {
+    pub id: String,
+    pub market_code: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub capacity: i64,
+    pub booked: i64,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+const SLOT_COLUMNS: &str =
+    "id, market_code, starts_at, ends_at, capacity, booked, created_by, created_at";
+
+pub async fn insert_slot(tx: &mut Tx, s: &SlotRow) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO delivery_slots ({SLOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    );
+    on_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&s.id)
+            .bind(&s.market_code)
+            .bind(s.starts_at)
+            .bind(s.ends_at)
+            .bind(s.capacity)
+            .bind(s.booked)
+            .bind(&s.created_by)
+            .bind(s.created_at)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn find_slot(store: &Store, id: &str) -> Result<Option<SlotRow>, StoreError> {
+    store
+        .row_by_key(
+            format!("SELECT {SLOT_COLUMNS} FROM delivery_slots WHERE id = $1"),
+            id,
+        )
+        .await
+}
+
+/// A market's slots that start after `from`, soonest first.
+pub async fn slots_after(
+    store: &Store,
+    market: &str,
+    from: i64,
+    limit: i64,
+) -> Result<Vec<SlotRow>, StoreError> {
+    let mut args = Args::default();
+    let sql = format!(
+        "SELECT {SLOT_COLUMNS} FROM delivery_slots WHERE market_code = {} AND starts_at > {} \
+         ORDER BY starts_at LIMIT {}",
+        args.text(market),
+        args.int(from),
+        args.int(limit)
+    );
+    fetch_all(store, sql, &args).await
+}
+
+/// Takes one place in a slot if it has room.
+pub async fn book_slot(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query("UPDATE delivery_slots SET booked = booked + 1 WHERE id = $1 AND booked < capacity")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() == 1
+    }))
+}
+
+/// Gives a place back (a cancelled order).
+pub async fn release_slot(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE delivery_slots SET booked = booked - 1 WHERE id = $1 AND booked > 0")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+// ---- orders ----
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: String,
+    pub number: String,
+    pub market_code: String,
+    pub account_id: String,
+    pub idempotency_key: String,
+    pub status: String,
+    pub delivery_mode: String,
+    pub slot_id: Option<String>,
+    pub deliver_from: i64,
+    pub deliver_until: i64,
+    pub moved_reason: Option<String>,
+    pub recipient_name: String,
+    pub recipient_phone: String,
+    pub address: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub distance_m: i64,
+    pub delivery_quoted_by: String,
+    pub subtotal_fen: i64,
+    pub adjustment_fen: i64,
+    pub delivery_fee_fen: i64,
+    pub total_fen: i64,
+    pub paid_fen: i64,
+    pub refunded_fen: i64,
+    pub payment_provider: String,
+    pub placed_at: i64,
+    pub paid_at: Option<i64>,
+    pub verify_by: Option<i64>,
+    pub accepted_at: Option<i64>,
+    pub late_flagged_at: Option<i64>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    /// JSON list of media ids: photos proving delivery.
+    pub proof_media_ids: String,
+    pub updated_at: i64,
+}
+
+const ORDER_COLUMNS: &str = "id, number, market_code, account_id, idempotency_key, status, \
+     delivery_mode, slot_id, deliver_from, deliver_until, moved_reason, recipient_name, \
+     recipient_phone, address, latitude, longitude, distance_m, delivery_quoted_by, subtotal_fen, \
+     adjustment_fen, delivery_fee_fen, total_fen, paid_fen, refunded_fen, payment_provider, \
+     placed_at, paid_at, verify_by, accepted_at, late_flagged_at, carrier, tracking_number, \
+     proof_media_ids, updated_at";
+
+/// Writes a new order; `false` when the customer already has an order with
+/// this idempotency key (a retried or concurrent checkout).
+pub async fn insert_order(tx: &mut Tx, o: &OrderRow) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
+         $28, $29, $30, $31, $32, $33, $34) ON CONFLICT (account_id, idempotency_key) DO NOTHING"
+    );
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&o.id)
+            .bind(&o.number)
+            .bind(&o.market_code)
+            .bind(&o.account_id)
+            .bind(&o.idempotency_key)
+            .bind(&o.status)
+            .bind(&o.delivery_mode)
+            .bind(&o.slot_id)
+            .bind(o.deliver_from)
+            .bind(o.deliver_until)
+            .bind(&o.moved_reason)
+            .bind(&o.recipient_name)
+            .bind(&o.recipient_phone)
+            .bind(&o.address)
+            .bind(o.latitude)
+            .bind(o.longitude)
+            .bind(o.distance_m)
+            .bind(&o.delivery_quoted_by)
+            .bind(o.subtotal_fen)
+            .bind(o.adjustment_fen)
+            .bind(o.delivery_fee_fen)
+            .bind(o.total_fen)
+            .bind(o.paid_fen)
+            .bind(o.refunded_fen)
+            .bind(&o.payment_provider)
+            .bind(o.placed_at)
+            .bind(o.paid_at)
+            .bind(o.verify_by)
+            .bind(o.accepted_at)
+            .bind(o.late_flagged_at)
+            .bind(&o.carrier)
+            .bind(&o.tracking_number)
+            .bind(&o.proof_media_ids)
+            .bind(o.updated_at)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() == 1
+    }))
+}
+
+pub async fn find_order(store: &Store, id: &str) -> Result<Option<OrderRow>, StoreError> {
+    store
+        .row_by_key(
+            format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1"),
+            id,
+        )
+        .await
+}
+
+/// The order a customer placed with an idempotency key, if any.
+pub async fn order_by_key(
+    store: &Store,
+    account_id: &str,
+    key: &str,
+) -> Result<Option<OrderRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE account_id = $1 AND idempotency_key = $2"
+    );
+    Ok(on_pool!(store, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(key)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+/// What narrows a list of orders; pages run newest first by (placed_at, id).
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    pub market: String,
+    pub account_id: Option<String>,
+    pub statuses: Vec<String>,
+    /// Paid orders past their verification deadline only.
+    pub late_only: bool,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+pub async fn list_orders(store: &Store, q: &OrderQuery) -> Result<Vec<OrderRow>, StoreError> {
+    let mut args = Args::default();
+    let mut conds = vec![format!("market_code = {}", args.text(&q.market))];
+    if let Some(a) = &q.account_id {
+        conds.push(format!("account_id = {}", args.text(a)));
+    }
+    if !q.statuses.is_empty() {
+        conds.push(format!("status IN ({})", args.texts(&q.statuses)));
+    }
+    if q.late_only {
+        conds.push("late_flagged_at IS NOT NULL AND status = 'paid'".into());
+    }
+    if let Some((at, id)) = &q.before {
+        conds.push(format!(
+            "(placed_at, id) < ({}, {})",
+            args.int(*at),
+            args.text(id)
+        ));
+    }
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE {} ORDER BY placed_at DESC, id DESC LIMIT {}",
+        conds.join(" AND "),
+        args.int(q.limit)
+    );
+    fetch_all(store, sql, &args).await
+}
+
+/// Moves an order from one of `from` to `to`; `false` when it was not in
+/// one of them (someone else moved it first).
+pub async fn set_status(
+    tx: &mut Tx,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let mut args = Args::default();
+    let status = args.text(to);
+    let at = args.int(now);
+    // Acceptance starts nothing new but ends the verification clock.
+    let accepted = if to == "accepted" {
+        format!(", accepted_at = {at}")
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "UPDATE orders SET status = {status}, updated_at = {at}{accepted} \
+         WHERE id = {} AND status IN ({})",
+        args.text(id),
+        args.texts(&from.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+    );
+    Ok(super::catalogue::execute(tx, sql, &args).await? == 1)
+}
+
+/// Records a payment on a placed order: it becomes paid, and the
+/// verification clock starts.
+pub async fn mark_paid(
+    tx: &mut Tx,
+    id: &str,
+    amount: i64,
+    now: i64,
+    verify_by: i64,
+) -> Result<bool, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE orders SET status = 'paid', paid_fen = $2, paid_at = $3, verify_by = $4, \
+             updated_at = $3 WHERE id = $1 AND status = 'placed'",
+        )
+        .bind(id)
+        .bind(amount)
+        .bind(now)
+        .bind(verify_by)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected() == 1
+    }))
+}
+
+/// Adds to what was refunded, unless that would exceed what was paid.
+pub async fn add_refunded(
+    tx: &mut Tx,
+    id: &str,
+    amount: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE orders SET refunded_fen = refunded_fen + $2, updated_at = $3 \
+             WHERE id = $1 AND $2 > 0 AND refunded_fen + $2 <= paid_fen",
+        )
+        .bind(id)
+        .bind(amount)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected() == 1
+    }))
+}
+
+/// Paid orders not accepted by `now` and not yet flagged (S 8.2.2.2).
+pub async fn late_to_verify(store: &Store, now: i64) -> Result<Vec<OrderRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'paid' AND verify_by < $1 \
+         AND late_flagged_at IS NULL ORDER BY verify_by"
+    );
+    Ok(on_pool!(store, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).fetch_all(pool).await?
+    }))
+}
+
+pub async fn flag_late(tx: &mut Tx, id: &str, now: i64) -> Result<bool, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE orders SET late_flagged_at = $2 WHERE id = $1 AND late_flagged_at IS NULL \
+             AND status = 'paid'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected() == 1
+    }))
+}
+
+/// Hands an order to a carrier (own courier or a third party).
+pub async fn set_carrier(
+    tx: &mut Tx,
+    id: &str,
+    carrier: &str,
+    tracking_number: Option<&str>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE orders SET carrier = $2, tracking_number = $3 WHERE id = $1")
+            .bind(id)
+            .bind(carrier)
+            .bind(tracking_number)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Keeps the photos that prove delivery.
+pub async fn set_proof(tx: &mut Tx, id: &str, media_ids_json: &str) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE orders SET proof_media_ids = $2 WHERE id = $1")
+            .bind(id)
+            .bind(media_ids_json)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+// ---- parts, lines, adjustments, timeline ----
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PartRow {
+    pub id: String,
+    pub order_id: String,
+    pub merchant_id: String,
+    pub subtotal_fen: i64,
+}
+
+pub async fn insert_part(tx: &mut Tx, p: &PartRow) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO order_parts (id, order_id, merchant_id, subtotal_fen) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&p.id)
+        .bind(&p.order_id)
+        .bind(&p.merchant_id)
+        .bind(p.subtotal_fen)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn parts_of(store: &Store, order_id: &str) -> Result<Vec<PartRow>, StoreError> {
+    store
+        .rows_by_key(
+            "SELECT id, order_id, merchant_id, subtotal_fen FROM order_parts WHERE order_id = $1 \
+             ORDER BY id"
+                .into(),
+            order_id,
+        )
+        .await
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LineRow {
+    pub id: String,
+    pub order_id: String,
+    pub part_id: String,
+    pub product_id: String,
+    pub variant_id: String,
+    pub product_name: String,
+    pub variant_name: String,
+    pub sku_code: String,
+    pub sold_by_weight: bool,
+    pub unit_price_fen: i64,
+    pub quantity: i64,
+    pub estimated_weight_g: Option<i64>,
+    pub subtotal_fen: i64,
+    pub adjustment_fen: i64,
+    pub total_fen: i64,
+    pub picked_weight_g: Option<i64>,
+    pub picked_at: Option<i64>,
+    pub picked_by: Option<String>,
+    pub final_fen: Option<i64>,
+    pub position: i64,
+}
+
+const LINE_COLUMNS: &str = "id, order_id, part_id, product_id, variant_id, product_name, \
+     variant_name, sku_code, sold_by_weight, unit_price_fen, quantity, estimated_weight_g, \
+     subtotal_fen, adjustment_fen, total_fen, picked_weight_g, picked_at, picked_by, final_fen, \
+     position";
+
+pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO order_lines ({LINE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    );
+    on_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&l.id)
+            .bind(&l.order_id)
+            .bind(&l.part_id)
+            .bind(&l.product_id)
+            .bind(&l.variant_id)
+            .bind(&l.product_name)
+            .bind(&l.variant_name)
+            .bind(&l.sku_code)
+            .bind(l.sold_by_weight)
+            .bind(l.unit_price_fen)
+            .bind(l.quantity)
+            .bind(l.estimated_weight_g)
+            .bind(l.subtotal_fen)
+            .bind(l.adjustment_fen)
+            .bind(l.total_fen)
+            .bind(l.picked_weight_g)
+            .bind(l.picked_at)
+            .bind(&l.picked_by)
+            .bind(l.final_fen)
+            .bind(l.position)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn lines_of(store: &Store, order_id: &str) -> Result<Vec<LineRow>, StoreError> {
+    store
+        .rows_by_key(
+            format!("SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY position"),
+            order_id,
+        )
+        .await
+}
+
+/// Records what picking found for a line: its weight (goods sold by weight)
+/// and what it finally costs. Only once per line.
+pub async fn record_pick(
+    tx: &mut Tx,
+    line_id: &str,
+    weight_g: Option<i64>,
+    final_fen: i64,
+    by: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE order_lines SET picked_weight_g = $2, final_fen = $3, picked_by = $4, \
+             picked_at = $5 WHERE id = $1 AND picked_at IS NULL",
+        )
+        .bind(line_id)
+        .bind(weight_g)
+        .bind(final_fen)
+        .bind(by)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected() == 1
+    }))
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AdjustmentRow {
+    pub id: String,
+    pub order_id: String,
+    pub line_id: Option<String>,
+    pub plugin: String,
+    pub code: String,
+    pub reason_zh: String,
+    pub reason_en: String,
+    pub amount_fen: i64,
+}
+
+pub async fn insert_adjustment(tx: &mut Tx, a: &AdjustmentRow) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO order_adjustments (id, order_id, line_id, plugin, code, reason_zh, \
+             reason_en, amount_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&a.id)
+        .bind(&a.order_id)
+        .bind(&a.line_id)
+        .bind(&a.plugin)
+        .bind(&a.code)
+        .bind(&a.reason_zh)
+        .bind(&a.reason_en)
+        .bind(a.amount_fen)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn adjustments_of(
+    store: &Store,
+    order_id: &str,
+) -> Result<Vec<AdjustmentRow>, StoreError> {
+    store
+        .rows_by_key(
+            "SELECT id, order_id, line_id, plugin, code, reason_zh, reason_en, amount_fen \
+             FROM order_adjustments WHERE order_id = $1 ORDER BY id"
+                .into(),
+            order_id,
+        )
+        .await
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub order_id: String,
+    pub status: String,
+    pub actor: String,
+    pub note: String,
+    pub at: i64,
+}
+
+pub async fn insert_event(tx: &mut Tx, e: &EventRow) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO order_events (id, order_id, status, actor, note, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&e.id)
+        .bind(&e.order_id)
+        .bind(&e.status)
+        .bind(&e.actor)
+        .bind(&e.note)
+        .bind(e.at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn events_of(store: &Store, order_id: &str) -> Result<Vec<EventRow>, StoreError> {
+    store
+        .rows_by_key(
+            "SELECT id, order_id, status, actor, note, at FROM order_events WHERE order_id = $1 \
+             ORDER BY at, id"
+                .into(),
+            order_id,
+        )
+        .await
+}
+
+/// Counts units toward a product's sales (the `SALES` sort).
+pub async fn add_sales(tx: &mut Tx, product_id: &str, units: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE products SET sales_count = sales_count + $2 WHERE id = $1")
+            .bind(product_id)
+            .bind(units)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+// ---- payments and refunds ----
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub id: String,
+    pub order_id: String,
+    pub provider: String,
+    pub status: String,
+    pub amount_fen: i64,
+    pub provider_ref: Option<String>,
+    pub failure: Option<String>,
+    pub idempotency_key: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const PAYMENT_COLUMNS: &str = "id, order_id, provider, status, amount_fen, provider_ref, failure, \
+     idempotency_key, created_at, updated_at";
+
+/// Opens a payment intent; `false` when this key already opened one.
+pub async fn insert_payment(tx: &mut Tx, p: &PaymentRow) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (order_id, idempotency_key) DO NOTHING"
+    );
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&p.id)
+            .bind(&p.order_id)
+            .bind(&p.provider)
+            .bind(&p.status)
+            .bind(p.amount_fen)
+            .bind(&p.provider_ref)
+            .bind(&p.failure)
+            .bind(&p.idempotency_key)
+            .bind(p.created_at)
+            .bind(p.updated_at)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() == 1
+    }))
+}
+
+/// Settles a pending intent with the provider's answer; `false` if it was
+/// no longer pending.
+pub async fn settle_payment(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    provider_ref: Option<&str>,
+    failure: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE payments SET status = $2, provider_ref = $3, failure = $4, updated_at = $5 \
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(provider_ref)
+        .bind(failure)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected() == 1
+    }))
+}
+
+pub async fn payments_of(store: &Store, order_id: &str) -> Result<Vec<PaymentRow>, StoreError> {
+    store
+        .rows_by_key(
+            format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 ORDER BY created_at, id"
+            ),
+            order_id,
+        )
+        .await
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RefundRow {
+    pub id: String,
+    pub order_id: String,
+    pub payment_id: String,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+const REFUND_COLUMNS: &str =
+    "id, order_id, payment_id, kind, amount_fen, reason, idempotency_key, created_by, created_at";
+
+/// Records a refund; `false` when this key already made one.
+pub async fn insert_refund(tx: &mut Tx, r: &RefundRow) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (order_id, idempotency_key) DO NOTHING"
+    );
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&r.id)
+            .bind(&r.order_id)
+            .bind(&r.payment_id)
+            .bind(&r.kind)
+            .bind(r.amount_fen)
+            .bind(&r.reason)
+            .bind(&r.idempotency_key)
+            .bind(&r.created_by)
+            .bind(r.created_at)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() == 1
+    }))
+}
+
+pub async fn refunds_of(store: &Store, order_id: &str) -> Result<Vec<RefundRow>, StoreError> {
+    store
+        .rows_by_key(
+            format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE order_id = $1 ORDER BY created_at, id"
+            ),
+            order_id,
+        )
+        .await
+}
+
+// ---- market alerts ----
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AlertRow {
+    pub id: String,
+    pub market_code: String,
+    pub kind: String,
+    pub subject_id: String,
+    pub message_zh: String,
+    pub message_en: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+    pub read_by: Option<String>,
+}
+
+const ALERT_COLUMNS: &str =
+    "id, market_code, kind, subject_id, message_zh, message_en, created_at, read_at, read_by";
+
+/// Raises an alert once per kind and subject.
+pub async fn raise_alert(tx: &mut Tx, a: &AlertRow) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO market_alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL) \
+         ON CONFLICT (kind, subject_id) DO NOTHING"
+    );
+    on_tx!(tx, conn => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&a.id)
+            .bind(&a.market_code)
+            .bind(&a.kind)
+            .bind(&a.subject_id)
+            .bind(&a.message_zh)
+            .bind(&a.message_en)
+            .bind(a.created_at)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// A market's alerts, newest first.
+pub async fn alerts_of(
+    store: &Store,
+    market: &str,
+    limit: i64,
+) -> Result<Vec<AlertRow>, StoreError> {
+    let mut args = Args::default();
+    let sql = format!(
+        "SELECT {ALERT_COLUMNS} FROM market_alerts WHERE market_code = {} \
+         ORDER BY created_at DESC, id DESC LIMIT {}",
+        args.text(market),
+        args.int(limit)
+    );
+    fetch_all(store, sql, &args).await
+}
