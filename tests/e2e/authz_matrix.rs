@@ -59,7 +59,85 @@ const ADMINS: &[&str] = &["platform_admin", "market_admin"];
 const PLATFORM_ONLY: &[&str] = &["platform_admin"];
 const SUPPORT: &[&str] = &["platform_admin", "support_agent"];
 
+/// `order read_all`: the market's work queues and alerts.
+const ORDER_QUEUES: &[&str] = &[
+    "platform_admin",
+    "market_admin",
+    "station_staff",
+    "courier",
+    "support_agent",
+];
+
 const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "Query.cart",
+        document: r#"{ cart(market: "$MARKET") { totalFen } }"#,
+        // Every account is a customer everywhere (granted at registration).
+        scope: Scope::Market {
+            in_beta: ALL_SIGNED_IN,
+        },
+        allowed: ALL_SIGNED_IN,
+    },
+    Operation {
+        name: "Query.myOrders",
+        document: r#"{ myOrders(market: "$MARKET") { edges { cursor } } }"#,
+        // Every account is a customer everywhere (granted at registration).
+        scope: Scope::Market {
+            in_beta: ALL_SIGNED_IN,
+        },
+        allowed: ALL_SIGNED_IN,
+    },
+    Operation {
+        name: "Query.marketOrders",
+        document: r#"{ marketOrders(market: "$MARKET") { edges { cursor } } }"#,
+        scope: Scope::Market {
+            in_beta: &["platform_admin", "support_agent"],
+        },
+        allowed: ORDER_QUEUES,
+    },
+    Operation {
+        name: "Query.marketAlerts",
+        document: r#"{ marketAlerts(market: "$MARKET") { id } }"#,
+        scope: Scope::Market {
+            in_beta: &["platform_admin", "support_agent"],
+        },
+        allowed: ORDER_QUEUES,
+    },
+    Operation {
+        name: "Mutation.addToCart",
+        document: r#"mutation { addToCart(market: "$MARKET", variantId: "nobody", quantity: 1) { userErrors { code } } }"#,
+        scope: Scope::Market {
+            in_beta: ALL_SIGNED_IN,
+        },
+        allowed: ALL_SIGNED_IN,
+    },
+    Operation {
+        name: "Mutation.checkout",
+        document: r#"mutation { checkout(market: "$MARKET", input: {idempotencyKey: "matrix", mode: INSTANT,
+            recipient: {name: "x", phone: "13800000000", address: "x", location: {latitude: 0, longitude: 0}},
+            payment: {provider: CASH}}) { userErrors { code } } }"#,
+        scope: Scope::Market {
+            in_beta: ALL_SIGNED_IN,
+        },
+        allowed: ALL_SIGNED_IN,
+    },
+    Operation {
+        name: "Mutation.createDeliverySlot",
+        document: r#"mutation { createDeliverySlot(market: "$MARKET", startsAt: "2020-01-01T00:00:00Z",
+            endsAt: "2020-01-01T01:00:00Z", capacity: 1) { userErrors { code } } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
+    Operation {
+        name: "Mutation.runVerificationSweep",
+        document: r#"mutation { runVerificationSweep(market: "$MARKET") }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
     Operation {
         name: "Query.plugins",
         document: "{ plugins { id } }",

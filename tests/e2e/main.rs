@@ -18,6 +18,7 @@ mod media_s3;
 mod merchants;
 mod nodes;
 mod operations;
+mod orders;
 mod plugin_cli;
 mod plugin_hooks;
 mod plugin_registry;

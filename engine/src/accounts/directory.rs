@@ -114,7 +114,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         // A unique index decides a race between two registrations of one login.
         if let Err(e) = rows::insert_account(&mut tx, &account).await {
-            return Err(if is_unique_violation(&e) {
+            return Err(if e.is_unique_violation() {
                 ServiceError::reject("LOGIN_TAKEN", &["input", "login"], LOGIN_TAKEN, locale)
             } else {
                 e.into()
@@ -398,13 +398,6 @@ fn rename_field(err: ServiceError, field: &[&str]) -> ServiceError {
             ServiceError::Rejected(errors)
         }
         other => other,
-    }
-}
-
-fn is_unique_violation(err: &crate::store::StoreError) -> bool {
-    match err {
-        crate::store::StoreError::Query(sqlx::Error::Database(db)) => db.is_unique_violation(),
-        _ => false,
     }
 }
 

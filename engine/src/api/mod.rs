@@ -16,6 +16,7 @@ pub mod guard;
 mod markets;
 pub mod media;
 mod merchants;
+mod orders;
 mod payload;
 mod plugins;
 pub(crate) mod pricing;
@@ -120,6 +121,7 @@ pub fn core_resolvers() -> Resolvers {
     access::bind(&mut resolvers);
     plugins::bind(&mut resolvers);
     pricing::bind(&mut resolvers);
+    orders::bind(&mut resolvers);
     media::bind(&mut resolvers);
     catalogue_files::bind(&mut resolvers);
     resolvers

@@ -14,6 +14,7 @@ mod clock;
 mod delivery;
 mod lifecycle;
 mod payments;
+mod queues;
 mod refunds;
 mod verification;
 
@@ -23,6 +24,7 @@ pub use cart::{Cart, CartLine};
 pub use checkout::{CheckoutInput, CheckoutOutcome, Recipient};
 pub use delivery::DeliveryMode;
 pub use payments::{PaymentChoice, ProviderKind, TestOutcome};
+pub use queues::OrderPage;
 pub use refunds::{RefundKind, RefundRequest};
 
 use crate::audit::AuditEvent;

@@ -79,6 +79,13 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// A UNIQUE constraint refused the write: usually the user's input, not a bug.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Query(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+}
+
 /// Errors that mean "the database is not there", as opposed to "the query is wrong".
 fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
