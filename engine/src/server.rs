@@ -124,6 +124,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let expiry_sweep = tokio::spawn(crate::merchants::qualification::sweep_hourly(
         services.merchants.clone(),
     ));
+    // Station staff verify paid orders within 30 minutes; late ones are flagged.
+    let verification_clock = services.orders.spawn_verification_clock();
     let plugins_faults = services.plugins.fault_counter();
     let api = build_api(&config, services)?;
     let metrics = Arc::new(Metrics::new()?);
@@ -178,6 +180,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     policy_watch.abort();
     expiry_sweep.abort();
+    verification_clock.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -7,10 +7,12 @@
 
 use serde_json::{Value, json};
 
+use crate::accounts::create_market;
 use crate::catalogue::{MARKET, category, market, seafood, shop};
 use crate::media::{png, upload};
 use crate::on_both_backends;
-use crate::support::session::{signed_up, sql_exec, sql_text};
+use crate::plugin_registry::{artifact, enable, hello_manifest, hostile_manifest, install};
+use crate::support::session::{PASSWORD, bootstrap_admin, login, signed_up, sql_exec, sql_text};
 use crate::support::{Server, TestDb};
 
 const ORDER: &str = "id number status deliveryMode slotId deliverFrom deliverUntil movedReason
@@ -74,7 +76,7 @@ fn crayfish(merchant: &str, category: &str) -> Value {
         "merchantId": merchant, "categoryId": category, "name": "潜江清水小龙虾",
         "specification": "4-6两/只", "origin": { "province": "湖北", "city": "潜江", "county": "潜江市" },
         "description": "稻田养殖", "unit": "BOX", "minimumPackage": "5斤装", "minimumOrderQuantity": 1,
-        "seasonal": true, "afterSaleNote": "死虾包赔",
+        "seasonal": true, "afterSaleNote": "死虾包赔", "tags": ["special"],
         "attributes": [{ "name": "颜色", "value": "青" }],
         "variants": [{ "skuCode": "QJ-5", "name": "5斤装", "priceFen": 4500 }]
     })
@@ -115,7 +117,23 @@ async fn grant(server: &Server, root: &str, account: &str, role: &str) {
 }
 
 async fn cast(db: &TestDb) -> Cast {
-    let (server, root) = market(db).await;
+    cast_with(db, &[]).await
+}
+
+/// The cast on a server started with extra settings.
+async fn cast_with(db: &TestDb, settings: &[(&str, &str)]) -> Cast {
+    let (server, root) = if settings.is_empty() {
+        market(db).await
+    } else {
+        let server = Server::start(db, settings).await;
+        bootstrap_admin(db, "root@shiji.example").await;
+        let root = login(&server, db, "root@shiji.example", PASSWORD).await["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        create_market(&server, &root, MARKET).await;
+        (server, root)
+    };
     let (_, shrimp) = seafood(&server, &root).await;
     let fish = category(&server, &root, json!({ "marketCode": MARKET, "code": "fish", "nameZh": "鱼", "nameEn": "Fish", "fresh": true })).await;
     let (crayfish_shop, owner) = shop(&server, db, &root, "crayfish@shiji.example", "active").await;
@@ -396,5 +414,105 @@ on_both_backends! {
         let orders = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM orders WHERE market_code = $1", MARKET).await.unwrap();
         let payments = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM payments WHERE status = $1", "succeeded").await.unwrap();
         assert_eq!((orders.as_str(), payments.as_str()), ("10", "10"), "no half-written order, one payment each");
+    }
+}
+
+on_both_backends! {
+    async fn a_failing_pricing_plugin_leaves_checkout_at_undiscounted_prices(db: TestDb) {
+        let c = cast(&db).await;
+        for (wasm, manifest) in [("hostile_plugin", hostile_manifest()), ("hello_plugin", hello_manifest())] {
+            let installed = install(&c.server, &c.root, artifact(wasm), &manifest, &["storage"]).await;
+            assert_eq!(installed["userErrors"], json!([]), "{installed}");
+        }
+        // Its price adjustments break the rules (negative prices): dropped.
+        let on = enable(&c.server, &c.root, MARKET, "hostile", json!({ "behaviour": "negative-price" })).await;
+        assert_eq!(on["userErrors"], json!([]), "{on}");
+        fill_cart(&c).await;
+        let input = checkout_input("plugins-1", "INSTANT", None, "CASH", None);
+        let (_, body) = c.server.graphql_as(&c.customer, &checkout_query(), json!({ "m": MARKET, "input": input })).await;
+        let order = ok_order(&body, "checkout");
+        assert_eq!(body["data"]["checkout"]["pricingFallbacks"], json!(["hostile"]), "{body}");
+        assert_eq!((order["status"].as_str(), order["totalFen"].as_i64(), order["adjustmentFen"].as_i64()), (Some("PAID"), Some(13_000), Some(0)), "{body}");
+        assert_eq!(order["deliveryQuotedBy"], "market", "its negative delivery fee is dropped too");
+        assert_eq!(order["payments"][0]["provider"], "CASH");
+
+        // An honest plugin beside it still gives its discount: 10 % off the
+        // special line. (Every cart view prices with the plugins too, so by now
+        // the breaker has switched the failing one off; enabling it again
+        // resets the breaker.)
+        enable(&c.server, &c.root, MARKET, "hello", json!({ "discountPercent": 10 })).await;
+        fill_cart(&c).await;
+        enable(&c.server, &c.root, MARKET, "hostile", json!({ "behaviour": "negative-price" })).await;
+        let input = checkout_input("plugins-2", "INSTANT", None, "CASH", None);
+        let (_, body) = c.server.graphql_as(&c.customer, &checkout_query(), json!({ "m": MARKET, "input": input })).await;
+        let order = ok_order(&body, "checkout");
+        assert_eq!(body["data"]["checkout"]["pricingFallbacks"], json!(["hostile"]), "{body}");
+        assert_eq!((order["totalFen"].as_i64(), order["adjustmentFen"].as_i64()), (Some(12_100), Some(-900)), "{body}");
+        let line = order["lines"].as_array().unwrap().iter().find(|l| l["soldByWeight"] == false).unwrap();
+        assert_eq!((line["subtotalFen"].as_i64(), line["totalFen"].as_i64()), (Some(9_000), Some(8_100)));
+
+        // A validating plugin that says no refuses the checkout, and nothing is written.
+        enable(&c.server, &c.root, MARKET, "hostile", json!({ "behaviour": "violation" })).await;
+        fill_cart(&c).await;
+        let input = checkout_input("plugins-3", "INSTANT", None, "CASH", None);
+        let (_, body) = c.server.graphql_as(&c.customer, &checkout_query(), json!({ "m": MARKET, "input": input })).await;
+        assert_eq!(body["data"]["checkout"]["order"], Value::Null, "{body}");
+        assert_eq!(body["data"]["checkout"]["userErrors"][0]["code"], "hostile-says-no", "{body}");
+        let count = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM orders WHERE idempotency_key = $1", "plugins-3").await.unwrap();
+        assert_eq!(count, "0");
+    }
+}
+
+/// `HH:MM` in Shanghai, `hours` from now.
+fn local_time(hours: i64) -> String {
+    let ms = shiji::store::now_ms() + (8 + hours) * 3_600_000;
+    let minutes = ms.rem_euclid(86_400_000) / 60_000;
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+on_both_backends! {
+    async fn orders_outside_hours_are_refused_or_moved_and_late_verification_alerts_admins(db: TestDb) {
+        let c = cast_with(&db, &[("SHIJI_ORDERS_VERIFY_WITHIN_SECS", "1"), ("SHIJI_ORDERS_VERIFICATION_SWEEP_SECS", "1")]).await;
+        let hours = json!([{ "opens": local_time(2), "closes": local_time(3) }]);
+        let update = "mutation($m: String!, $input: UpdateMarketInput!) { updateMarket(code: $m, input: $input) { userErrors { code field } } }";
+        let refuse = json!({ "orderTakingHours": hours, "delivery": { "freeDeliveryDistanceMeters": 3000, "minimumOrderFen": 0, "outsideOrderHours": "REFUSE" } });
+        let (_, body) = c.server.graphql_as(&c.root, update, json!({ "m": MARKET, "input": refuse })).await;
+        assert_eq!(body["data"]["updateMarket"]["userErrors"], json!([]), "{body}");
+        fill_cart(&c).await;
+        let (_, body) = c.server.graphql_as(&c.customer, &checkout_query(), json!({ "m": MARKET, "input": checkout_input("closed", "INSTANT", None, "CASH", None) })).await;
+        assert_eq!(body["data"]["checkout"]["userErrors"][0]["code"], "OUTSIDE_ORDER_HOURS", "{body}");
+
+        let moved = json!({ "orderTakingHours": hours, "delivery": { "freeDeliveryDistanceMeters": 3000, "minimumOrderFen": 0, "outsideOrderHours": "NEXT_SLOT" } });
+        c.server.graphql_as(&c.root, update, json!({ "m": MARKET, "input": moved })).await;
+        let (_, body) = c.server.graphql_as(&c.customer, &checkout_query(), json!({ "m": MARKET, "input": checkout_input("moved", "INSTANT", None, "CASH", None) })).await;
+        let order = ok_order(&body, "checkout");
+        assert!(order["movedReason"].is_string(), "{body}");
+        let from = shiji::store::parse_rfc3339(order["deliverFrom"].as_str().unwrap()).unwrap();
+        assert!(from > shiji::store::now_ms() + 3_600_000, "delivered after the market reopens: {body}");
+        assert_eq!(order["timeline"][0]["note"], order["movedReason"], "the customer is told why");
+
+        // Nobody verifies it: past the deadline it is flagged and the admins alerted.
+        let id = order["id"].as_str().unwrap();
+        let mut flagged = Value::Null;
+        for _ in 0..40 {
+            let (_, body) = c.server.graphql_as(&c.station, "query($m: String!) { marketOrders(market: $m, lateOnly: true) { edges { node { id lateFlaggedAt } } } }", json!({ "m": MARKET })).await;
+            if let Some(edge) = body["data"]["marketOrders"]["edges"].as_array().and_then(|e| e.first()) {
+                flagged = edge["node"].clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert_eq!(flagged["id"], id, "flagged as late within 10 s");
+        let (_, body) = c.server.graphql_as(&c.root, "query($m: String!) { marketAlerts(market: $m) { kind subjectId message } }", json!({ "m": MARKET })).await;
+        let alerts = body["data"]["marketAlerts"].as_array().unwrap().clone();
+        assert_eq!(alerts.len(), 1, "one alert per order, however often the clock runs: {body}");
+        assert_eq!((alerts[0]["kind"].as_str(), alerts[0]["subjectId"].as_str()), (Some("order.verification_late"), Some(id)));
+        let (_, body) = c.server.graphql_as(&c.customer, "query($m: String!) { marketAlerts(market: $m) { kind } }", json!({ "m": MARKET })).await;
+        assert_eq!(code(&body), "FORBIDDEN", "customers see no alerts");
+        let events = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM outbox WHERE subject_id = $1 AND kind = 'order.verification_late'", id).await.unwrap();
+        assert_eq!(events, "1", "announced once to plugins and webhooks");
+        // Accepting late still works, and says it was late.
+        let order = ok_order(&run_step(&c, &c.station, "acceptOrder", &format!("orderId: \"{id}\"")).await, "acceptOrder");
+        assert_eq!(order["status"], "ACCEPTED");
     }
 }
