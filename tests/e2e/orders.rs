@@ -516,3 +516,66 @@ on_both_backends! {
         assert_eq!(order["status"], "ACCEPTED");
     }
 }
+
+on_both_backends! {
+    async fn a_server_killed_mid_checkout_leaves_whole_orders_or_none(db: TestDb) {
+        let mut c = cast(&db).await;
+        sql_exec(&db, &format!("UPDATE product_variants SET on_hand = 1000 WHERE id = '{}'", c.crayfish)).await.unwrap();
+        let mut customers = vec![c.customer.clone()];
+        for i in 0..3 {
+            customers.push(signed_up(&c.server, &db, &format!("load{i}@shiji.example")).await.1);
+        }
+        // Four customers check out one box after another, as fast as they can.
+        let url = c.server.url("/graphql");
+        let checkout = checkout_query();
+        let load: Vec<_> = customers.into_iter().enumerate().map(|(n, token)| {
+            let (http, url, checkout, variant) = (c.server.http.clone(), url.clone(), checkout.clone(), c.crayfish.clone());
+            tokio::spawn(async move {
+                let post = |query: String, variables: Value| {
+                    http.post(&url).bearer_auth(&token).json(&json!({ "query": query, "variables": variables })).send()
+                };
+                let mut placed = 0;
+                for i in 0..10_000 {
+                    if post(ADD.to_string(), json!({ "m": MARKET, "v": variant, "q": 1 })).await.is_err() { break; }
+                    let input = checkout_input(&format!("kill-{n}-{i}"), "INSTANT", None, "CASH", None);
+                    match post(checkout.clone(), json!({ "m": MARKET, "input": input })).await {
+                        Ok(_) => placed += 1,
+                        Err(_) => break,
+                    }
+                }
+                placed
+            })
+        }).collect();
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        let killed = std::process::Command::new("kill").args(["-9", &c.server.pid().to_string()]).status().unwrap();
+        assert!(killed.success());
+        // Killed by a signal, it has no exit code; it no longer answers.
+        c.server.wait(std::time::Duration::from_secs(10)).await;
+        assert!(c.server.http.get(c.server.url("/healthz")).send().await.is_err(), "the server died");
+        let mut answered = 0;
+        for task in load { answered += task.await.unwrap(); }
+        assert!(answered > 0, "the load ran before the kill");
+
+        // Every order is whole: lines written with it, stock reserved for it.
+        let orders: i64 = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM orders WHERE market_code = $1", MARKET).await.unwrap().parse().unwrap();
+        assert!(orders >= answered as i64 - 4, "{orders} orders for {answered} answered checkouts");
+        let hollow = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM orders o WHERE o.market_code = $1 AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id)", MARKET).await.unwrap();
+        assert_eq!(hollow, "0", "no order without its lines");
+        let sold = sql_text(&db, "SELECT CAST(COALESCE(SUM(quantity), 0) AS TEXT) FROM order_lines WHERE variant_id = $1", &c.crayfish).await.unwrap();
+        let shelf = sql_text(&db, "SELECT CAST(on_hand - reserved AS TEXT) FROM product_variants WHERE id = $1", &c.crayfish).await.unwrap();
+        assert_eq!(shelf.parse::<i64>().unwrap() + sold.parse::<i64>().unwrap(), 1000, "stock + sold = initial");
+        assert_eq!(sold.parse::<i64>().unwrap(), orders, "one box an order");
+        // Payments match orders: every paid order has exactly one succeeded payment, and no payment lacks its order's status.
+        let paid = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM orders WHERE status = $1", "paid").await.unwrap();
+        let succeeded = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM payments WHERE status = $1", "succeeded").await.unwrap();
+        assert_eq!(paid, succeeded, "payments = paid orders");
+        let mismatched = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM orders o WHERE o.status = $1 AND o.paid_fen <> o.total_fen", "paid").await.unwrap();
+        assert_eq!(mismatched, "0");
+
+        // After a restart the engine serves again and an interrupted customer can go on.
+        c.server = Server::start(&db, &[]).await;
+        fill_cart(&c).await;
+        let (_, body) = c.server.graphql_as(&c.customer, &checkout_query(), json!({ "m": MARKET, "input": checkout_input("after-restart", "INSTANT", None, "CASH", None) })).await;
+        assert_eq!(ok_order(&body, "checkout")["status"], "PAID", "{body}");
+    }
+}
