@@ -727,6 +727,9 @@ async fn bench_backend(backend: Backend, opts: &Options) -> Vec<String> {
         out.push(row);
     }
     drop(server.child);
+    let row = measure_import(backend, &db, &config, opts.products).await;
+    println!("{row}");
+    out.push(row);
     if opts.keep {
         println!(
             "kept {} (data dir {})",
@@ -737,6 +740,73 @@ async fn bench_backend(backend: Backend, opts: &Options) -> Vec<String> {
         drop_database(&db).await;
     }
     out
+}
+
+/// Imports a generated file of `rows` rows (4 variants a product) into a new
+/// shop through the release CLI, as a merchant's back office would, and
+/// reports the wall time and the process's peak memory (`/usr/bin/time`).
+async fn measure_import(backend: Backend, db: &Database, config: &Config, rows: usize) -> String {
+    let store = shiji::server::open_store(config).await.expect("open store");
+    let now = now_ms();
+    let shop = MerchantRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        market_code: MARKET.into(),
+        name: "导入测试店".into(),
+        status: "active".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = store.begin().await.expect("begin");
+    merchants::insert(&mut tx, &shop).await.expect("shop");
+    tx.commit().await.expect("commit");
+    store.close().await;
+
+    let mut csv = String::from(
+        "product,name,category,unit,min_order_qty,after_sale_note,attributes,tags,sku,variant,price_fen,stock,seasonal,sold_by_weight,origin_province,origin_city,origin_county,description\n",
+    );
+    for r in 0..rows {
+        let p = r / 4;
+        let grade = ["2-3钱", "3-5钱", "5-7钱"][p % 3];
+        csv.push_str(&format!(
+            "p{p},潜江清水小龙虾{p}号,crayfish,jin,1,死虾包赔,规格={grade},当季,SKU-{r},{grade} / {}斤装,{},{},true,false,湖北,潜江,潜江市,稻田养殖鲜活发货\n",
+            r % 4 + 1,
+            3_000 + (r % 4) as i64 * 500,
+            100
+        ));
+    }
+    let file = db.data_dir.path().join("import.csv");
+    std::fs::write(&file, csv).expect("write import file");
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "time-report %e %M"])
+        .arg(env!("CARGO_BIN_EXE_shiji"))
+        .args(["import", "products"])
+        .arg(&file)
+        .args(["--merchant", &shop.id])
+        .env("SHIJI_DATABASE_URL", &db.url)
+        .env("SHIJI_DATA_DIR", db.data_dir.path())
+        .env("SHIJI_LOG_FILTER", "warn")
+        .env_remove("SHIJI_CONFIG")
+        .output()
+        .await
+        .expect("run shiji import");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "import failed: {stderr} {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("time-report "))
+        .expect("time report");
+    let (seconds, kib) = report.split_once(' ').expect("two figures");
+    format!(
+        "| {} | import of {rows} rows ({} products), CLI | {seconds} s | peak RSS {:.1} MiB |",
+        backend.name(),
+        rows.div_ceil(4),
+        kib.trim().parse::<f64>().unwrap_or(0.0) / 1024.0
+    )
 }
 
 fn main() {

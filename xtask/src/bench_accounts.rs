@@ -32,6 +32,39 @@ impl Answers {
         })
     }
 
+    async fn text(&self, sql: &str, bind: &str) -> anyhow::Result<String> {
+        Ok(match self {
+            Answers::Sqlite(pool) => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+                    .bind(bind)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Answers::Postgres(pool) => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+                    .bind(bind)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
+    async fn exec(&self, sql: &str) -> anyhow::Result<()> {
+        match self {
+            Answers::Sqlite(pool) => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(pool)
+                    .await?;
+            }
+            Answers::Postgres(pool) => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn answer(&self, id: &str) -> anyhow::Result<String> {
         let sql = "SELECT answer FROM captchas WHERE id = $1";
         Ok(match self {
@@ -88,6 +121,16 @@ impl Client {
             Some(token) => Ok((token.to_string(), took)),
             None => bail!("login failed: {body}"),
         }
+    }
+
+    /// One text value straight from the server's store (set-up only).
+    pub async fn sql_text(&self, sql: &str, bind: &str) -> anyhow::Result<String> {
+        self.answers.text(sql, bind).await
+    }
+
+    /// A statement straight on the server's store (set-up only).
+    pub async fn sql_exec(&self, sql: &str) -> anyhow::Result<()> {
+        self.answers.exec(sql).await
     }
 
     async fn captcha(&self) -> anyhow::Result<(String, String)> {

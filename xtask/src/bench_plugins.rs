@@ -28,7 +28,7 @@ use crate::bench_http::{
 };
 use crate::plugins;
 
-const ADMIN: &str = "bench-admin@shiji.example";
+pub const ADMIN: &str = "bench-admin@shiji.example";
 const NONE: &str = "bench-none";
 const FIVE: &str = "bench-five";
 const PLUGINS: [&str; 5] = ["hello", "hello-2", "hello-3", "hello-4", "hello-5"];
@@ -127,7 +127,7 @@ fn signed_micros(a: Duration, b: Duration) -> String {
 }
 
 /// The first platform administrator, through the CLI as an operator would.
-fn create_admin(binary: &Path, database: &Database) -> anyhow::Result<()> {
+pub fn create_admin(binary: &Path, database: &Database) -> anyhow::Result<()> {
     let mut child = Command::new(binary)
         .args(["admin", "create", "--email", ADMIN, "--password-stdin"])
         .env_remove("SHIJI_CONFIG")
@@ -188,7 +188,7 @@ async fn set_up(base: &str, db_url: &str, wasm: &[u8], manifest: &str) -> anyhow
 /// The template's manifest under another id. Copies implement only
 /// `adjust-prices` and add no GraphQL (two plugins adding the same field are
 /// refused as a schema clash).
-fn copy_manifest(manifest: &str, id: &str) -> anyhow::Result<String> {
+pub fn copy_manifest(manifest: &str, id: &str) -> anyhow::Result<String> {
     if id == "hello" {
         return Ok(manifest.to_string());
     }
@@ -217,7 +217,7 @@ fn copy_manifest(manifest: &str, id: &str) -> anyhow::Result<String> {
 }
 
 /// `installPlugin` as a GraphQL multipart request (operations + map + file).
-async fn install(admin: &Client, wasm: &[u8], manifest: &str) -> anyhow::Result<Value> {
+pub async fn install(admin: &Client, wasm: &[u8], manifest: &str) -> anyhow::Result<Value> {
     let operations = json!({
         "query": INSTALL,
         "variables": { "input": { "component": null, "manifest": manifest, "grant": ["storage"] } },

@@ -10,8 +10,11 @@
 //! - `bench-accounts`: the same for sign-up + sign-in (argon2id, captcha).
 //! - `bench-plugins`: the same for a pricing request in a market with 5
 //!   plugins enabled against one with none.
+//! - `bench-checkout`: checkouts per second (add to cart, check out) in a
+//!   market with 3 plugins against one with none.
 
 mod bench_accounts;
+mod bench_checkout;
 mod bench_http;
 mod bench_plugins;
 mod plugins;
@@ -30,10 +33,11 @@ fn main() -> ExitCode {
         Some("bench-http") => bench_http::bench(&args[1..]),
         Some("bench-accounts") => bench_accounts::bench(&args[1..]),
         Some("bench-plugins") => bench_plugins::bench(&args[1..]),
+        Some("bench-checkout") => bench_checkout::bench(&args[1..]),
         Some("build-plugins") => plugins::build(),
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres] [--binary PATH]\n       cargo xtask bench-accounts [same options]\n       cargo xtask bench-plugins [same options]\n       cargo xtask build-plugins"
+                "usage: cargo xtask test [cargo test args]\n       cargo xtask bench-http [--seconds N] [--concurrency N] [--backend sqlite|postgres] [--binary PATH]\n       cargo xtask bench-accounts [same options]\n       cargo xtask bench-plugins [same options]\n       cargo xtask bench-checkout [same options]\n       cargo xtask build-plugins"
             );
             return ExitCode::from(2);
         }

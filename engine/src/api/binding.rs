@@ -114,7 +114,7 @@ impl Resolvers {
                         ty = ty.implement(interface.node.as_str());
                     }
                     for field in &object.fields {
-                        ty = ty.field(self.object_field(name, &field.node));
+                        ty = ty.field(self.object_field(types, name, &field.node));
                     }
                     builder.register(ty)
                 }
@@ -236,7 +236,7 @@ impl Resolvers {
         Ok(())
     }
 
-    fn object_field(&self, type_name: &str, def: &FieldDefinition) -> Field {
+    fn object_field(&self, types: &TypeSystem, type_name: &str, def: &FieldDefinition) -> Field {
         let name = def.name.node.to_string();
         let coordinate = format!("{type_name}.{name}");
         let mut field = match self.fields.get(&coordinate) {
@@ -257,8 +257,16 @@ impl Resolvers {
             }
             None => {
                 let key = name.clone();
+                // Only values of object types are lent; scalars (JSON too) are copied.
+                let lend_objects = matches!(
+                    types
+                        .types
+                        .get(named_type(&def.ty.node))
+                        .map(|m| &m.def.kind),
+                    Some(TypeKind::Object(_))
+                );
                 Field::new(name, type_ref(&def.ty.node), move |ctx| {
-                    FieldFuture::Value(record_value(&ctx, &key))
+                    FieldFuture::Value(record_value(&ctx, &key, lend_objects))
                 })
             }
         };
@@ -317,15 +325,47 @@ fn guard_then(resolver: &ResolverFn, access: Access, coordinate: Arc<str>) -> Re
     })
 }
 
-/// Reads `key` from a record parent (a GraphQL object value).
-fn record_value<'a>(ctx: &ResolverContext<'a>, key: &str) -> Option<FieldValue<'a>> {
-    match ctx.parent_value.as_value() {
-        Some(Value::Object(map)) => map
-            .get(key)
-            .filter(|v| !matches!(v, Value::Null))
-            .cloned()
-            .map(FieldValue::value),
+/// Reads `key` from a record parent (a GraphQL object value). Objects and
+/// lists are lent to the fields below, not copied: a page of 20 products
+/// would otherwise be deep-copied once per level of the query.
+fn record_value<'a>(
+    ctx: &ResolverContext<'a>,
+    key: &str,
+    lend_objects: bool,
+) -> Option<FieldValue<'a>> {
+    match parent_value(ctx) {
+        Some(Value::Object(map)) => map.get(key).filter(|v| !matches!(v, Value::Null)).map(|v| {
+            if lend_objects {
+                lend(v)
+            } else {
+                FieldValue::value(v.clone())
+            }
+        }),
         _ => None,
+    }
+}
+
+/// The named type under any list wrappers: `[Product!]!` → `Product`.
+fn named_type(ty: &Type) -> &str {
+    match &ty.base {
+        BaseType::Named(name) => name.as_str(),
+        BaseType::List(inner) => named_type(inner),
+    }
+}
+
+/// The parent's GraphQL value, whether it was handed down owned or lent.
+pub fn parent_value<'a>(ctx: &ResolverContext<'a>) -> Option<&'a Value> {
+    ctx.parent_value
+        .as_value()
+        .or_else(|| ctx.parent_value.downcast_ref::<Value>())
+}
+
+/// A borrowed field value: objects lent whole, lists item by item, scalars copied.
+fn lend(value: &Value) -> FieldValue<'_> {
+    match value {
+        Value::Object(_) => FieldValue::borrowed_any(value),
+        Value::List(items) => FieldValue::list(items.iter().map(lend)),
+        other => FieldValue::value(other.clone()),
     }
 }
 

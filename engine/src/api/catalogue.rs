@@ -214,7 +214,7 @@ pub(super) fn bind(r: &mut Resolvers) {
     })
     .field("Product.images", |ctx| {
         FieldFuture::new(async move {
-            let ids = match ctx.parent_value.as_value() {
+            let ids = match super::binding::parent_value(&ctx) {
                 Some(Value::Object(map)) => match map.get("imageIds") {
                     Some(Value::List(ids)) => ids.clone(),
                     _ => Vec::new(),
@@ -237,7 +237,7 @@ pub(super) fn bind(r: &mut Resolvers) {
     })
     .field("ProductVariant.priceHistory", |ctx| {
         FieldFuture::new(async move {
-            let id = match ctx.parent_value.as_value() {
+            let id = match super::binding::parent_value(&ctx) {
                 Some(Value::Object(map)) => match map.get("id") {
                     Some(Value::String(id)) => id.clone(),
                     _ => String::new(),

@@ -348,7 +348,7 @@ fn plugin_error(e: PluginError, locale: Locale) -> ServiceError {
 }
 
 fn parent_string(ctx: &ResolverContext<'_>, key: &str) -> Option<String> {
-    match ctx.parent_value.as_value()? {
+    match super::binding::parent_value(ctx)? {
         Value::Object(map) => match map.get(key)? {
             Value::String(s) => Some(s.clone()),
             _ => None,
@@ -454,7 +454,7 @@ async fn plugin_field<'a>(
             .collect::<IndexMap<Name, Value>>(),
     )
     .into_json()?;
-    let parent_json = match ctx.parent_value.as_value() {
+    let parent_json = match super::binding::parent_value(ctx) {
         Some(v @ Value::Object(_)) => Some(v.clone().into_json()?.to_string()),
         _ => None,
     };
