@@ -47,7 +47,12 @@ const FEED: &str = "query($first: Int, $after: String) { homeFeed(market: \"qian
 
 /// A server with market `qianjiang` and a signed-in platform administrator.
 pub async fn market(db: &TestDb) -> (Server, String) {
-    let server = Server::start(db, &[]).await;
+    market_with(db, &[]).await
+}
+
+/// The same, on a server started with extra settings.
+pub async fn market_with(db: &TestDb, settings: &[(&str, &str)]) -> (Server, String) {
+    let server = Server::start(db, settings).await;
     bootstrap_admin(db, "root@shiji.example").await;
     let root = login(&server, db, "root@shiji.example", PASSWORD).await["token"]
         .as_str()

@@ -7,12 +7,11 @@
 
 use serde_json::{Value, json};
 
-use crate::accounts::create_market;
-use crate::catalogue::{MARKET, category, market, seafood, shop};
+use crate::catalogue::{MARKET, category, market_with, seafood, shop};
 use crate::media::{png, upload};
 use crate::on_both_backends;
 use crate::plugin_registry::{artifact, enable, hello_manifest, hostile_manifest, install};
-use crate::support::session::{PASSWORD, bootstrap_admin, login, signed_up, sql_exec, sql_text};
+use crate::support::session::{signed_up, sql_exec, sql_text};
 use crate::support::{Server, TestDb};
 
 const ORDER: &str = "id number status deliveryMode slotId deliverFrom deliverUntil movedReason
@@ -122,18 +121,7 @@ async fn cast(db: &TestDb) -> Cast {
 
 /// The cast on a server started with extra settings.
 async fn cast_with(db: &TestDb, settings: &[(&str, &str)]) -> Cast {
-    let (server, root) = if settings.is_empty() {
-        market(db).await
-    } else {
-        let server = Server::start(db, settings).await;
-        bootstrap_admin(db, "root@shiji.example").await;
-        let root = login(&server, db, "root@shiji.example", PASSWORD).await["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        create_market(&server, &root, MARKET).await;
-        (server, root)
-    };
+    let (server, root) = market_with(db, settings).await;
     let (_, shrimp) = seafood(&server, &root).await;
     let fish = category(&server, &root, json!({ "marketCode": MARKET, "code": "fish", "nameZh": "鱼", "nameEn": "Fish", "fresh": true })).await;
     let (crayfish_shop, owner) = shop(&server, db, &root, "crayfish@shiji.example", "active").await;

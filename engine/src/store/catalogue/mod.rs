@@ -247,8 +247,19 @@ pub async fn products_of_merchant(
     }))
 }
 
-/// Products by id, in no particular order (callers keep their own).
-pub async fn products_by_ids(store: &Store, ids: &[String]) -> Result<Vec<ProductRow>, StoreError> {
+/// Rows of `table` by id, in no particular order (callers keep their own).
+async fn rows_by_ids<T>(
+    store: &Store,
+    columns: &str,
+    table: &str,
+    ids: &[String],
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -256,10 +267,15 @@ pub async fn products_by_ids(store: &Store, ids: &[String]) -> Result<Vec<Produc
     let list = args.texts(ids);
     fetch_all(
         store,
-        format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id IN ({list})"),
+        format!("SELECT {columns} FROM {table} WHERE id IN ({list})"),
         &args,
     )
     .await
+}
+
+/// Products by id, in no particular order (callers keep their own).
+pub async fn products_by_ids(store: &Store, ids: &[String]) -> Result<Vec<ProductRow>, StoreError> {
+    rows_by_ids(store, PRODUCT_COLUMNS, "products", ids).await
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -398,17 +414,7 @@ pub async fn find_variant(store: &Store, id: &str) -> Result<Option<VariantRow>,
 
 /// Variants by id, in no particular order.
 pub async fn variants_by_ids(store: &Store, ids: &[String]) -> Result<Vec<VariantRow>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut args = Args::default();
-    let list = args.texts(ids);
-    fetch_all(
-        store,
-        format!("SELECT {VARIANT_COLUMNS} FROM product_variants WHERE id IN ({list})"),
-        &args,
-    )
-    .await
+    rows_by_ids(store, VARIANT_COLUMNS, "product_variants", ids).await
 }
 
 /// The variants of some products, by product then position.
