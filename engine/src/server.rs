@@ -77,6 +77,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         markets.clone(),
         config.orders.clone(),
     );
+    let webhooks = crate::events::Webhooks::new(store.clone(), config)?;
     Ok(Services {
         store,
         authz,
@@ -87,6 +88,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         media,
         catalogue,
         orders,
+        webhooks,
     })
 }
 
@@ -124,6 +126,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let expiry_sweep = tokio::spawn(crate::merchants::qualification::sweep_hourly(
         services.merchants.clone(),
     ));
+    // Outbox events to plugins and webhooks (INT-2).
+    let event_loops = crate::events::EventLoops::spawn(
+        store.clone(),
+        services.plugins.clone(),
+        services.markets.clone(),
+        services.webhooks.clone(),
+        &config.events,
+    )?;
     let plugins_faults = services.plugins.fault_counter();
     let api = build_api(&config, services)?;
     let metrics = Arc::new(Metrics::new()?);
@@ -178,6 +188,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     policy_watch.abort();
     expiry_sweep.abort();
+    event_loops.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -24,3 +24,4 @@ mod plugin_registry;
 mod plugins;
 mod schema;
 mod shutdown;
+mod webhooks;
