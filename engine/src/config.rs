@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::events::EventsConfig;
+
 /// Environment variables that start with `SHIJI_` but are not settings.
 const NON_SETTING_VARS: &[&str] = &["SHIJI_CONFIG", "SHIJI_LOG"];
 /// Prefixes of variables used by the test suite and tooling, never by the server.
@@ -52,6 +54,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub media: MediaConfig,
     pub orders: OrdersConfig,
+    pub events: EventsConfig,
     pub log: LogConfig,
 }
 
@@ -67,8 +70,6 @@ pub struct OrdersConfig {
     pub instant_delivery_minutes: u64,
     /// A payment provider that has not answered by then has timed out.
     pub payment_timeout_ms: u64,
-    /// How often the outbox dispatcher looks for new events.
-    pub outbox_poll_ms: u64,
 }
 
 impl Default for OrdersConfig {
@@ -78,7 +79,6 @@ impl Default for OrdersConfig {
             verification_sweep_secs: 60,
             instant_delivery_minutes: 60,
             payment_timeout_ms: 10_000,
-            outbox_poll_ms: 500,
         }
     }
 }
@@ -309,6 +309,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             media: MediaConfig::default(),
             orders: OrdersConfig::default(),
+            events: EventsConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -77,6 +77,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         markets.clone(),
         config.orders.clone(),
     );
+    let webhooks = crate::events::Webhooks::new(store.clone(), config)?;
     Ok(Services {
         store,
         authz,
@@ -87,6 +88,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         media,
         catalogue,
         orders,
+        webhooks,
     })
 }
 
@@ -126,6 +128,14 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     ));
     // Station staff verify paid orders within 30 minutes; late ones are flagged.
     let verification_clock = services.orders.spawn_verification_clock();
+    // Outbox events to plugins and webhooks (INT-2).
+    let event_loops = crate::events::EventLoops::spawn(
+        store.clone(),
+        services.plugins.clone(),
+        services.markets.clone(),
+        services.webhooks.clone(),
+        &config.events,
+    )?;
     let plugins_faults = services.plugins.fault_counter();
     let api = build_api(&config, services)?;
     let metrics = Arc::new(Metrics::new()?);
@@ -181,6 +191,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     policy_watch.abort();
     expiry_sweep.abort();
     verification_clock.abort();
+    event_loops.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

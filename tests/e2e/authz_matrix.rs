@@ -326,6 +326,38 @@ const OPERATIONS: &[Operation] = &[
         scope: Scope::Platform,
         allowed: PLATFORM_ONLY,
     },
+    Operation {
+        name: "Query.webhookSubscriptions",
+        document: r#"{ webhookSubscriptions(market: "$MARKET") { id } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
+    Operation {
+        name: "Query.webhookDeliveries",
+        document: r#"{ webhookDeliveries(market: "$MARKET", subscriptionId: "nothing") { edges { cursor } } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
+    Operation {
+        name: "Mutation.createWebhookSubscription",
+        document: r#"mutation { createWebhookSubscription(market: "$MARKET", url: "ftp://refused", eventKinds: ["order.paid"]) { userErrors { code } } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
+    Operation {
+        name: "Mutation.deleteWebhookSubscription",
+        document: r#"mutation { deleteWebhookSubscription(market: "$MARKET", id: "nothing") { done } }"#,
+        scope: Scope::Market {
+            in_beta: PLATFORM_ONLY,
+        },
+        allowed: ADMINS,
+    },
     // Last: it ends the session the other cells use.
     Operation {
         name: "Mutation.logout",

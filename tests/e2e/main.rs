@@ -25,3 +25,4 @@ mod plugin_registry;
 mod plugins;
 mod schema;
 mod shutdown;
+mod webhooks;

@@ -16,5 +16,5 @@ pub mod verification;
 
 pub use service::{
     Accounts, AddressInput, ProfileInput, RegisterInput, VerificationInput, digest, random_key,
-    secret_token,
+    secret_token, security_key,
 };

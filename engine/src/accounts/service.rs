@@ -74,13 +74,20 @@ impl Accounts {
 
 /// The configured ID-number key, or one kept in a file under the data directory.
 fn id_number_cipher(config: &Config) -> Result<IdNumberCipher, ServiceError> {
-    let key = if config.security.id_number_key.is_empty() {
+    let key = security_key(config)?;
+    IdNumberCipher::from_base64_key(key.trim()).map_err(|_| {
+        ServiceError::Internal("security.id_number_key must be base64 of 32 bytes".into())
+    })
+}
+
+/// The engine's key for secrets at rest (base64 of 32 bytes): configured as
+/// `security.id_number_key`, or kept in a file under the data directory.
+/// Other secrets (webhook signing secrets) derive their own keys from it.
+pub fn security_key(config: &Config) -> Result<String, ServiceError> {
+    Ok(if config.security.id_number_key.is_empty() {
         key_file(&config.data_dir.join("id_number.key"))?
     } else {
         config.security.id_number_key.clone()
-    };
-    IdNumberCipher::from_base64_key(key.trim()).map_err(|_| {
-        ServiceError::Internal("security.id_number_key must be base64 of 32 bytes".into())
     })
 }
 

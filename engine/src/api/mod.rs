@@ -24,6 +24,7 @@ pub mod relay;
 mod request_errors;
 pub mod sdl;
 mod server_info;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -90,6 +91,7 @@ pub struct Services {
     pub media: Media,
     pub catalogue: Catalogue,
     pub orders: crate::orders::Orders,
+    pub webhooks: crate::events::Webhooks,
 }
 
 /// Per-request facts, attached by the HTTP layer.
@@ -124,6 +126,7 @@ pub fn core_resolvers() -> Resolvers {
     orders::bind(&mut resolvers);
     media::bind(&mut resolvers);
     catalogue_files::bind(&mut resolvers);
+    webhooks::bind(&mut resolvers);
     resolvers
 }
 

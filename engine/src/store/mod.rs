@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod plugins;
 pub mod profiles;
 pub mod revision;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
