@@ -12,6 +12,7 @@ pub mod authz;
 pub mod caller;
 pub mod catalogue;
 pub mod config;
+pub mod fulfilment;
 pub mod http;
 pub mod i18n;
 pub mod markets;

@@ -77,6 +77,8 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         markets.clone(),
         config.orders.clone(),
     );
+    let fulfilment =
+        crate::fulfilment::Fulfilment::new(store.clone(), authz.clone(), orders.clone(), config);
     Ok(Services {
         store,
         authz,
@@ -87,6 +89,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         media,
         catalogue,
         orders,
+        fulfilment,
     })
 }
 
@@ -125,6 +128,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         services.merchants.clone(),
     ));
     let plugins_faults = services.plugins.fault_counter();
+    let fulfilment = services.fulfilment.clone();
     let api = build_api(&config, services)?;
     let metrics = Arc::new(Metrics::new()?);
     metrics.register(Box::new(plugins_faults))?;
@@ -139,6 +143,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tracing::info!(%local, backend = store.backend().as_str(), "listening");
     // A plain line on stdout so scripts and tests can find the port when it was 0.
     println!("listening on http://{local}");
+    // Label QR codes point here unless `server.public_url` names the public address.
+    fulfilment.listening_on(&format!("http://{local}"));
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(

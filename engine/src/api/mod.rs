@@ -12,6 +12,7 @@ pub mod binding;
 mod catalogue;
 mod catalogue_files;
 pub mod error;
+mod fulfilment;
 pub mod guard;
 mod markets;
 pub mod media;
@@ -90,6 +91,7 @@ pub struct Services {
     pub media: Media,
     pub catalogue: Catalogue,
     pub orders: crate::orders::Orders,
+    pub fulfilment: crate::fulfilment::Fulfilment,
 }
 
 /// Per-request facts, attached by the HTTP layer.
@@ -124,6 +126,7 @@ pub fn core_resolvers() -> Resolvers {
     orders::bind(&mut resolvers);
     media::bind(&mut resolvers);
     catalogue_files::bind(&mut resolvers);
+    fulfilment::bind(&mut resolvers);
     resolvers
 }
 
