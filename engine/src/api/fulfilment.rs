@@ -138,9 +138,14 @@ pub(super) fn bind(r: &mut Resolvers) {
     }
 }
 
-/// The `id` of the object this field hangs on.
+/// The `id` of the object this field hangs on, whether its value was handed
+/// down owned or lent (`FieldValue::borrowed_any`, as records may do).
 fn parent_id(ctx: &ResolverContext<'_>) -> Option<String> {
-    match ctx.parent_value.as_value() {
+    let parent = ctx
+        .parent_value
+        .as_value()
+        .or_else(|| ctx.parent_value.downcast_ref::<Value>());
+    match parent {
         Some(Value::Object(map)) => match map.get("id") {
             Some(Value::String(id)) => Some(id.clone()),
             _ => None,
