@@ -55,7 +55,83 @@ pub struct Config {
     pub media: MediaConfig,
     pub orders: OrdersConfig,
     pub events: EventsConfig,
+    pub labels: LabelsConfig,
+    pub cold_chain: ColdChainConfig,
     pub log: LogConfig,
+}
+
+/// Shipping labels (FUL-1).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelsConfig {
+    /// A TrueType/OpenType font (or collection) with Chinese glyphs. Empty:
+    /// the usual system paths are tried (WenQuanYi, Noto CJK, Droid). With
+    /// none found, labels keep their QR code and print ASCII only.
+    pub font_path: String,
+}
+
+/// A temperature band, inclusive, in degrees Celsius.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TemperatureBand {
+    pub min_celsius: f64,
+    pub max_celsius: f64,
+}
+
+/// The cold-chain bands goods travel in (FUL-2; Q 5.4, DB42/T 1490).
+/// Readings outside the band of any line of an order are a breach.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColdChainConfig {
+    /// Live aquatic goods and poultry: not frozen, not overheated. 0–30 ℃ is
+    /// deliberately wide (it flags freezing and heat stress, the two ways live
+    /// goods die in transport); a market tightens it for its species.
+    pub live: TemperatureBand,
+    /// Chilled goods: 0–4 ℃.
+    pub chilled: TemperatureBand,
+    /// Frozen goods: at or below −18 ℃ (the lower limit only catches a broken probe).
+    pub frozen: TemperatureBand,
+}
+
+impl Default for ColdChainConfig {
+    fn default() -> Self {
+        Self {
+            live: TemperatureBand {
+                min_celsius: 0.0,
+                max_celsius: 30.0,
+            },
+            chilled: TemperatureBand {
+                min_celsius: 0.0,
+                max_celsius: 4.0,
+            },
+            frozen: TemperatureBand {
+                min_celsius: -60.0,
+                max_celsius: -18.0,
+            },
+        }
+    }
+}
+
+impl ColdChainConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, band) in [
+            ("live", self.live),
+            ("chilled", self.chilled),
+            ("frozen", self.frozen),
+        ] {
+            if band.min_celsius.is_nan()
+                || band.max_celsius.is_nan()
+                || band.min_celsius > band.max_celsius
+            {
+                return Err(ConfigError::Invalid {
+                    key: format!("cold_chain.{name}"),
+                    source_hint: String::new(),
+                    message: "min_celsius must not be above max_celsius".into(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Checkout, payment and the station's clocks (ORD-2, ORD-4, ORD-5).
@@ -254,6 +330,10 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Origins allowed by CORS; empty allows none, `["*"]` allows any.
     pub cors_allowed_origins: Vec<String>,
+    /// The address the public reaches this server at, e.g.
+    /// `https://shiji.example`: the traceability QR codes on labels point
+    /// there. Empty: `http://` and the address the server listens on.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -310,6 +390,8 @@ impl Default for Config {
             media: MediaConfig::default(),
             orders: OrdersConfig::default(),
             events: EventsConfig::default(),
+            labels: LabelsConfig::default(),
+            cold_chain: ColdChainConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -338,6 +420,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             cors_allowed_origins: Vec::new(),
+            public_url: String::new(),
         }
     }
 }
@@ -412,6 +495,7 @@ impl Config {
         let config = from_table(&table, " (after SHIJI_* environment variables)")?;
         // Checked on the final result: a file may leave a setting to the environment.
         config.media.validate("")?;
+        config.cold_chain.validate()?;
         Ok(config)
     }
 
@@ -573,6 +657,11 @@ fn parse_env_value(
             raw.trim()
                 .parse()
                 .map_err(|_| invalid(format!("expected a whole number, got `{raw}`")))?,
+        ),
+        Some(toml::Value::Float(_)) => toml::Value::Float(
+            raw.trim()
+                .parse()
+                .map_err(|_| invalid(format!("expected a number, got `{raw}`")))?,
         ),
         Some(toml::Value::Boolean(_)) => match raw.trim() {
             "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),

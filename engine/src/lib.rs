@@ -13,6 +13,7 @@ pub mod caller;
 pub mod catalogue;
 pub mod config;
 pub mod events;
+pub mod fulfilment;
 pub mod http;
 pub mod i18n;
 pub mod markets;

@@ -78,6 +78,8 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         config.orders.clone(),
     );
     let webhooks = crate::events::Webhooks::new(store.clone(), config)?;
+    let fulfilment =
+        crate::fulfilment::Fulfilment::new(store.clone(), authz.clone(), orders.clone(), config);
     Ok(Services {
         store,
         authz,
@@ -89,6 +91,7 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
         catalogue,
         orders,
         webhooks,
+        fulfilment,
     })
 }
 
@@ -137,6 +140,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         &config.events,
     )?;
     let plugins_faults = services.plugins.fault_counter();
+    let fulfilment = services.fulfilment.clone();
     let api = build_api(&config, services)?;
     let metrics = Arc::new(Metrics::new()?);
     metrics.register(Box::new(plugins_faults))?;
@@ -151,6 +155,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tracing::info!(%local, backend = store.backend().as_str(), "listening");
     // A plain line on stdout so scripts and tests can find the port when it was 0.
     println!("listening on http://{local}");
+    // Label QR codes point here unless `server.public_url` names the public address.
+    fulfilment.listening_on(&format!("http://{local}"));
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(

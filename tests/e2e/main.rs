@@ -12,6 +12,7 @@ mod catalogue;
 mod catalogue_files;
 mod cli;
 mod database_outage;
+mod fulfilment;
 mod graphql_over_http;
 mod media;
 mod media_s3;

@@ -25,14 +25,14 @@ const ORDER: &str = "id number status deliveryMode slotId deliverFrom deliverUnt
 const ADD: &str = "mutation($m: String!, $v: ID!, $q: Int!) { addToCart(market: $m, variantId: $v, quantity: $q) {
   cart { lines { variantId quantity subtotalFen available } subtotalFen totalFen } userErrors { code field message } } }";
 
-fn checkout_query() -> String {
+pub(crate) fn checkout_query() -> String {
     format!(
         "mutation($m: String!, $input: CheckoutInput!) {{ checkout(market: $m, input: $input) {{
   order {{ {ORDER} }} replayed pricingFallbacks userErrors {{ code field message }} }} }}"
     )
 }
 
-fn step(mutation: &str, args: &str) -> String {
+pub(crate) fn step(mutation: &str, args: &str) -> String {
     format!(
         "mutation {{ {mutation}({args}) {{ order {{ {ORDER} }} userErrors {{ code field message }} }} }}"
     )
@@ -43,7 +43,7 @@ const CREATE_PRODUCT: &str =
   product { id variants { id } } userErrors { code field message } } }";
 
 /// A listed product with one variant and `stock` units; its variant id.
-async fn listed(server: &Server, owner: &str, input: Value, stock: i64) -> String {
+pub(crate) async fn listed(server: &Server, owner: &str, input: Value, stock: i64) -> String {
     let (_, body) = server
         .graphql_as(owner, CREATE_PRODUCT, json!({ "input": input }))
         .await;
@@ -104,7 +104,7 @@ struct Cast {
     bass: String,
 }
 
-async fn grant(server: &Server, root: &str, account: &str, role: &str) {
+pub(crate) async fn grant(server: &Server, root: &str, account: &str, role: &str) {
     let (_, body) = server
         .graphql_as(
             root,
@@ -145,7 +145,7 @@ async fn cast_with(db: &TestDb, settings: &[(&str, &str)]) -> Cast {
     }
 }
 
-fn checkout_input(
+pub(crate) fn checkout_input(
     key: &str,
     mode: &str,
     slot: Option<&str>,
@@ -182,13 +182,13 @@ async fn run_step(c: &Cast, token: &str, mutation: &str, args: &str) -> Value {
     body
 }
 
-fn ok_order(body: &Value, mutation: &str) -> Value {
+pub(crate) fn ok_order(body: &Value, mutation: &str) -> Value {
     let payload = &body["data"][mutation];
     assert_eq!(payload["userErrors"], json!([]), "{mutation}: {body}");
     payload["order"].clone()
 }
 
-fn code(body: &Value) -> String {
+pub(crate) fn code(body: &Value) -> String {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_default()

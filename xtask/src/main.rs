@@ -57,6 +57,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     plugins::build()?;
     plugins::test_guests(extra)?;
     ensure_moto()?;
+    ensure_label_font()?;
     let postgres =
         std::env::var("SHIJI_TEST_POSTGRES_URL").unwrap_or_else(|_| LOCAL_POSTGRES.into());
     eprintln!("xtask: PostgreSQL tests use {postgres}");
@@ -79,6 +80,34 @@ fn ensure_moto() -> anyhow::Result<()> {
     }
     eprintln!("xtask: installing moto's S3 server (pip install 'moto[server]')");
     run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "moto[server]"]))
+}
+
+/// Shipping labels print Chinese with a CJK font; the label tests check it
+/// is used. Debian's `fonts-wqy-microhei` is the one the engine looks for first.
+fn ensure_label_font() -> anyhow::Result<()> {
+    const FONTS: &[&str] = &[
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    ];
+    if FONTS.iter().any(|f| std::path::Path::new(f).exists()) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing a Chinese font for labels (apt-get install -y fonts-wqy-microhei)"
+    );
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let mut command = if root {
+        Command::new("apt-get")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("apt-get");
+        sudo
+    };
+    run(command.args(["install", "-y", "fonts-wqy-microhei"]))
 }
 
 pub fn cargo() -> String {

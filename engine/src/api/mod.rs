@@ -12,6 +12,7 @@ pub mod binding;
 mod catalogue;
 mod catalogue_files;
 pub mod error;
+mod fulfilment;
 pub mod guard;
 mod markets;
 pub mod media;
@@ -92,6 +93,7 @@ pub struct Services {
     pub catalogue: Catalogue,
     pub orders: crate::orders::Orders,
     pub webhooks: crate::events::Webhooks,
+    pub fulfilment: crate::fulfilment::Fulfilment,
 }
 
 /// Per-request facts, attached by the HTTP layer.
@@ -127,6 +129,7 @@ pub fn core_resolvers() -> Resolvers {
     media::bind(&mut resolvers);
     catalogue_files::bind(&mut resolvers);
     webhooks::bind(&mut resolvers);
+    fulfilment::bind(&mut resolvers);
     resolvers
 }
 

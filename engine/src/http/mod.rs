@@ -8,6 +8,7 @@ mod graphql;
 mod health;
 mod media;
 pub mod metrics;
+mod trace;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -98,6 +99,9 @@ pub fn router(state: AppState, config: &Config) -> Result<Router, ConfigError> {
     let mut app = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/media/{id}", get(media::get))
+        .route("/t/{code}", get(trace::page))
+        .route("/orders/{id}/label.png", get(trace::label_png))
+        .route("/orders/{id}/label.pdf", get(trace::label_pdf))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(render_metrics))

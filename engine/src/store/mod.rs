@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalogue;
 mod dialect;
+pub mod fulfilment;
 mod identity;
 pub mod markets;
 pub mod media;
