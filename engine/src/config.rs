@@ -53,6 +53,7 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub security: SecurityConfig,
     pub media: MediaConfig,
+    pub catalogue: CatalogueConfig,
     pub orders: OrdersConfig,
     pub events: EventsConfig,
     pub labels: LabelsConfig,
@@ -131,6 +132,23 @@ impl ColdChainConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// Browsing (CAT-4).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogueConfig {
+    /// How long a public product page, once read, is served again from
+    /// memory; 0 turns the page cache off.
+    pub page_cache_ms: u64,
+}
+
+impl Default for CatalogueConfig {
+    fn default() -> Self {
+        Self {
+            page_cache_ms: 1_000,
+        }
     }
 }
 
@@ -388,6 +406,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             security: SecurityConfig::default(),
             media: MediaConfig::default(),
+            catalogue: CatalogueConfig::default(),
             orders: OrdersConfig::default(),
             events: EventsConfig::default(),
             labels: LabelsConfig::default(),

@@ -65,7 +65,10 @@ pub async fn build_services(config: &Config, store: Store) -> Result<Services, S
     let authz = Authz::load(&store).await?;
     let accounts = Accounts::new(store.clone(), authz.clone(), config)?;
     let markets = Markets::new(store.clone());
-    let catalogue = Catalogue::new(store.clone());
+    let catalogue = Catalogue::new(
+        store.clone(),
+        Duration::from_millis(config.catalogue.page_cache_ms),
+    );
     let media = Media::new(store.clone(), config)?;
     let cache = ArtifactCache::at(config.data_dir.join("plugin-cache"));
     let plugins = PluginHost::load(store.clone(), authz.clone(), cache).await?;

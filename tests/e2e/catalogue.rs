@@ -459,3 +459,22 @@ on_both_backends! {
         store.close().await;
     }
 }
+
+on_both_backends! {
+    async fn public_pages_are_served_from_the_page_cache_for_a_moment(db: TestDb) {
+        let (server, root) = market_with(&db, &[("SHIJI_CATALOGUE_PAGE_CACHE_MS", "400")]).await;
+        let (_, shrimp) = seafood(&server, &root).await;
+        let (merchant, owner) = shop(&server, &db, &root, "cache@shiji.example", "active").await;
+        let payload = create(&server, &owner, crayfish(&merchant, &shrimp)).await;
+        let id = payload["product"]["id"].as_str().unwrap().to_string();
+        server.graphql_as(&owner, STATUS, json!({ "id": id, "status": "LISTED" })).await;
+        let list = || server.graphql(SEARCH, json!({ "filter": { "market": MARKET } }));
+        assert_eq!(names(&list().await.1, "products"), ["潜江清水小龙虾"]);
+        // Taken off sale: the page read a moment ago is served again, then not.
+        let (_, body) = server.graphql_as(&owner, STATUS, json!({ "id": id, "status": "DRAFT" })).await;
+        assert_eq!(body["data"]["setProductStatus"]["product"]["status"], "DRAFT", "{body}");
+        assert_eq!(names(&list().await.1, "products"), ["潜江清水小龙虾"], "cached");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(names(&list().await.1, "products").is_empty(), "gone once the moment has passed");
+    }
+}

@@ -407,10 +407,11 @@ async fn my_products<'a>(ctx: &ResolverContext<'a>) -> FieldResult<'a> {
 fn product_connection<'a>(
     ctx: &ResolverContext<'_>,
     page: &(PageRequest, Page),
-    found: Result<Vec<(String, Product)>, ServiceError>,
+    found: Result<impl std::borrow::Borrow<Vec<(String, Product)>>, ServiceError>,
 ) -> FieldResult<'a> {
     let found = found.map_err(|e| top_level(ctx, e))?;
     let rows = found
+        .borrow()
         .iter()
         .map(|(key, p)| (key.clone(), product_value(p)))
         .collect();

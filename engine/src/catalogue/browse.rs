@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use super::{Catalogue, Product, reject, search};
+use super::{Catalogue, Product, SharedPage, reject, search};
 use crate::caller::Caller;
 use crate::i18n::{Locale, Text};
 use crate::merchants::membership;
@@ -68,14 +68,16 @@ fn decode_key(key: &str, n: usize, locale: Locale) -> Result<(Vec<i64>, String),
 }
 
 impl Catalogue {
-    /// Products on sale (listed, by active shops), one page, with cursor keys.
+    /// Products on sale (listed, by active shops), one page, with cursor
+    /// keys; served from the page cache when the same page was read a
+    /// moment ago.
     pub async fn browse(
         &self,
         caller: &Caller,
         filter: BrowseFilter,
         sort: Sort,
         page: &Page,
-    ) -> Result<Vec<(String, Product)>, ServiceError> {
+    ) -> Result<SharedPage, ServiceError> {
         let category_ids = match &filter.category_id {
             Some(id) => Some(self.subtree(&filter.market, id).await?),
             None => None,
@@ -106,7 +108,12 @@ impl Catalogue {
             after,
             limit: page.limit(),
         };
-        self.page_of(&query, false).await
+        let key = format!("{query:?}");
+        if let Some(cached) = self.pages.get(&key) {
+            return Ok(cached);
+        }
+        let found = self.page_of(&query, false).await?;
+        Ok(self.pages.put(key, found))
     }
 
     /// A shop's own products, drafts and suspended ones included, newest first.

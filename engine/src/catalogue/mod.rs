@@ -7,6 +7,7 @@
 
 mod browse;
 mod categories;
+mod page_cache;
 mod products;
 pub mod search;
 mod stock;
@@ -14,6 +15,7 @@ pub mod transfer;
 
 pub use browse::{BrowseFilter, Page};
 pub use categories::{AttributeDef, AttributeKind, Category, CategoryInput, CategoryUpdate};
+pub use page_cache::{PageCache, SharedPage};
 pub use products::{Product, ProductInput, VariantInput};
 pub use stock::StockReason;
 
@@ -31,11 +33,17 @@ pub const SUSPENDED: &str = "suspended";
 #[derive(Clone)]
 pub struct Catalogue {
     store: Store,
+    /// Public product pages served a moment ago (see `page_cache`).
+    pages: std::sync::Arc<PageCache>,
 }
 
 impl Catalogue {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// The catalogue; public pages are cached for `page_cache` (zero: not at all).
+    pub fn new(store: Store, page_cache: std::time::Duration) -> Self {
+        Self {
+            store,
+            pages: std::sync::Arc::new(PageCache::new(page_cache)),
+        }
     }
 
     /// Whether the caller works for the shop; anonymous callers do not.

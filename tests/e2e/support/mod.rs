@@ -114,6 +114,8 @@ impl TestDb {
                 "SHIJI_DATA_DIR".into(),
                 self.data_dir.path().display().to_string(),
             ),
+            // Tests read what they just wrote; the page cache has its own test.
+            ("SHIJI_CATALOGUE_PAGE_CACHE_MS".into(), "0".into()),
         ]
     }
 }
