@@ -123,14 +123,15 @@ fn check_input(input: &CheckoutInput, locale: Locale) -> Result<(), ServiceError
     Ok(())
 }
 
-/// A short number people can read out: the day and six random digits.
+/// A number people can read out: the day and eight random digits (a clash
+/// with an earlier order draws again).
 fn order_number(now: i64) -> String {
     let day: String = rfc3339(now)[2..10]
         .chars()
         .filter(char::is_ascii_digit)
         .collect();
-    let random = uuid::Uuid::new_v4().as_u128() % 1_000_000;
-    format!("{day}{random:06}")
+    let random = uuid::Uuid::new_v4().as_u128() % 100_000_000;
+    format!("{day}{random:08}")
 }
 
 impl Orders {
@@ -278,13 +279,20 @@ impl Orders {
                 locale,
             ));
         }
-        if !rows::insert_order(&mut tx, &order).await? {
+        let mut order = order;
+        let mut attempts = 0;
+        while !rows::insert_order(&mut tx, &order).await? {
             // A concurrent checkout with the same key won: answer its order.
-            drop(tx);
-            let first = rows::order_by_key(&self.store, &account, &key)
-                .await?
-                .ok_or_else(|| ServiceError::Internal("idempotent order vanished".into()))?;
-            return self.replay(first).await;
+            if let Some(first) = rows::order_by_key(&self.store, &account, &key).await? {
+                drop(tx);
+                return self.replay(first).await;
+            }
+            // Otherwise the random number was taken: draw another.
+            attempts += 1;
+            if attempts > 5 {
+                return Err(ServiceError::Internal("no free order number".into()));
+            }
+            order.number = order_number(now);
         }
         self.write_contents(&mut tx, &order, &cart).await?;
         rows::clear_cart(&mut tx, &account, &market.code).await?;
@@ -464,7 +472,7 @@ mod tests {
     #[test]
     fn order_numbers_start_with_the_day() {
         let n = order_number(1_795_564_800_000);
-        assert_eq!(n.len(), 12);
+        assert_eq!(n.len(), 14);
         assert!(n.starts_with("261125"), "{n}");
     }
 }

@@ -247,13 +247,14 @@ const ORDER_COLUMNS: &str = "id, number, market_code, account_id, idempotency_ke
      placed_at, paid_at, verify_by, accepted_at, late_flagged_at, carrier, tracking_number, \
      proof_media_ids, updated_at";
 
-/// Writes a new order; `false` when the customer already has an order with
-/// this idempotency key (a retried or concurrent checkout).
+/// Writes a new order; `false` when it clashes with an existing one: the
+/// customer's idempotency key (a retried or concurrent checkout) or, rarely,
+/// the random order number. The caller tells which; neither aborts `tx`.
 pub async fn insert_order(tx: &mut Tx, o: &OrderRow) -> Result<bool, StoreError> {
     let sql = format!(
         "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
          $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
-         $28, $29, $30, $31, $32, $33, $34) ON CONFLICT (account_id, idempotency_key) DO NOTHING"
+         $28, $29, $30, $31, $32, $33, $34) ON CONFLICT DO NOTHING"
     );
     Ok(on_tx!(tx, conn => {
         sqlx::query(sqlx::AssertSqlSafe(sql))
