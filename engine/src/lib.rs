@@ -21,6 +21,7 @@ pub mod media;
 pub mod merchants;
 pub mod orders;
 pub mod plugins;
+pub mod sealed;
 pub mod server;
 pub mod service_error;
 pub mod store;

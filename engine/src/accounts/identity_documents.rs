@@ -10,12 +10,11 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 
 use crate::i18n::Text;
@@ -258,7 +257,6 @@ fn mask(value: &str, head: usize, tail: usize, min_len: usize) -> String {
 /// Associated data bound into every ciphertext, so a ciphertext made under the
 /// same key for some other purpose never decrypts as an identity number.
 const AAD: &[u8] = b"shiji/identity-number/v1";
-const NONCE_LEN: usize = 12;
 
 /// Encrypts identity numbers at rest (AES-256-GCM) and hashes them for lookup.
 ///
@@ -302,44 +300,12 @@ impl IdNumberCipher {
 
     /// Encrypts a number (normalised first, so its lookup hash matches).
     pub fn encrypt(&self, number: &str) -> Result<String, DocumentError> {
-        let number = normalize(number);
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .aead
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: number.as_bytes(),
-                    aad: AAD,
-                },
-            )
-            .map_err(|_| DocumentError::Unencryptable)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(STANDARD.encode(out))
+        crate::sealed::seal(&self.aead, AAD, &normalize(number)).ok_or(DocumentError::Unencryptable)
     }
 
     /// Decrypts what `encrypt` made; any change to it, or another key, fails.
     pub fn decrypt(&self, stored: &str) -> Result<String, DocumentError> {
-        let bytes = STANDARD
-            .decode(stored)
-            .map_err(|_| DocumentError::Undecryptable)?;
-        let (nonce, sealed) = bytes
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(DocumentError::Undecryptable)?;
-        let plain = self
-            .aead
-            .decrypt(
-                &Nonce::from(*nonce),
-                Payload {
-                    msg: sealed,
-                    aad: AAD,
-                },
-            )
-            .map_err(|_| DocumentError::Undecryptable)?;
-        String::from_utf8(plain).map_err(|_| DocumentError::Undecryptable)
+        crate::sealed::open(&self.aead, AAD, stored).ok_or(DocumentError::Undecryptable)
     }
 
     /// A keyed hash of the normalised number (hex HMAC-SHA256), stored in an
@@ -494,7 +460,7 @@ mod tests {
         let cipher = IdNumberCipher::from_base64_key(&key()).unwrap();
         let sealed = cipher.encrypt("11010519491231002X").unwrap();
         let mut bytes = STANDARD.decode(&sealed).unwrap();
-        for i in [0, NONCE_LEN, bytes.len() - 1] {
+        for i in [0, crate::sealed::NONCE_LEN, bytes.len() - 1] {
             bytes[i] ^= 1;
             assert_eq!(
                 cipher.decrypt(&STANDARD.encode(&bytes)),

@@ -13,18 +13,16 @@
 
 use std::fmt;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::KeyInit;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
 const AAD: &[u8] = b"shiji/webhook-secret/v1";
-const NONCE_LEN: usize = 12;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -130,40 +128,11 @@ impl SecretBox {
 
     /// `base64(nonce ‖ ciphertext ‖ tag)` with a random nonce.
     pub fn seal(&self, secret: &str) -> Result<String, SealError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .aead
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: secret.as_bytes(),
-                    aad: AAD,
-                },
-            )
-            .map_err(|_| SealError::Unsealable)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        Ok(STANDARD.encode(out))
+        crate::sealed::seal(&self.aead, AAD, secret).ok_or(SealError::Unsealable)
     }
 
     pub fn open(&self, stored: &str) -> Result<String, SealError> {
-        let bytes = STANDARD.decode(stored).map_err(|_| SealError::Unopenable)?;
-        let (nonce, sealed) = bytes
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or(SealError::Unopenable)?;
-        let plain = self
-            .aead
-            .decrypt(
-                &Nonce::from(*nonce),
-                Payload {
-                    msg: sealed,
-                    aad: AAD,
-                },
-            )
-            .map_err(|_| SealError::Unopenable)?;
-        String::from_utf8(plain).map_err(|_| SealError::Unopenable)
+        crate::sealed::open(&self.aead, AAD, stored).ok_or(SealError::Unopenable)
     }
 }
 
