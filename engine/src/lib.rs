@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod markets;
 pub mod media;
 pub mod merchants;
+pub mod money;
 pub mod orders;
 pub mod plugins;
 pub mod sealed;

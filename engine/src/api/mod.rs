@@ -20,7 +20,7 @@ mod merchants;
 mod orders;
 mod payload;
 mod plugins;
-pub(crate) mod pricing;
+mod pricing;
 pub mod relay;
 mod request_errors;
 pub mod sdl;

@@ -283,7 +283,7 @@ impl Orders {
             };
             let quantity = u32::try_from(priced_quantity(&cart_line)).unwrap_or(u32::MAX);
             cart_line.subtotal_fen =
-                crate::api::pricing::line_subtotal(quantity, v.price_fen, v.sold_by_weight);
+                crate::money::line_subtotal(quantity, v.price_fen, v.sold_by_weight);
             plugin_lines.push(types::CartLine {
                 line_id: v.id.clone(),
                 product_id: p.id.clone(),

@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::refunds::{RefundKind, RefundRequest};
 use super::{Order, Orders, reject, reject_with, status};
-use crate::api::pricing::line_subtotal;
 use crate::caller::Caller;
 use crate::i18n::{Locale, Text};
+use crate::money::line_subtotal;
 use crate::service_error::ServiceError;
 use crate::store::catalogue as catalogue_rows;
 use crate::store::now_ms;
