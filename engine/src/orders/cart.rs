@@ -235,16 +235,13 @@ impl Orders {
                 .into_iter()
                 .map(|p| (p.id.clone(), p))
                 .collect();
-        let mut active: HashMap<String, bool> = HashMap::new();
-        for p in products.values() {
-            if !active.contains_key(&p.merchant_id) {
-                let m = merchant_rows::find(&self.store, &p.merchant_id).await?;
-                active.insert(
-                    p.merchant_id.clone(),
-                    m.is_some_and(|m| m.status == "active"),
-                );
-            }
-        }
+        // One query for the cart's shops, not one per product.
+        let merchant_ids: Vec<String> = products.values().map(|p| p.merchant_id.clone()).collect();
+        let active: HashMap<String, bool> = merchant_rows::find_many(&self.store, &merchant_ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.status == "active"))
+            .collect();
         let categories: HashMap<String, String> =
             catalogue_rows::categories_in_market(&self.store, &market.code)
                 .await?

@@ -44,6 +44,11 @@ pub async fn set_status(tx: &mut Tx, id: &str, status: &str, now: i64) -> Result
     Ok(())
 }
 
+/// Shops by id, in no particular order: one query for a cart's shops.
+pub async fn find_many(store: &Store, ids: &[String]) -> Result<Vec<MerchantRow>, StoreError> {
+    super::catalogue::rows_by_ids(store, COLUMNS, "merchants", ids).await
+}
+
 pub async fn find(store: &Store, id: &str) -> Result<Option<MerchantRow>, StoreError> {
     store
         .row_by_key(format!("SELECT {COLUMNS} FROM merchants WHERE id = $1"), id)

@@ -248,7 +248,7 @@ pub async fn products_of_merchant(
 }
 
 /// Rows of `table` by id, in no particular order (callers keep their own).
-async fn rows_by_ids<T>(
+pub(crate) async fn rows_by_ids<T>(
     store: &Store,
     columns: &str,
     table: &str,
