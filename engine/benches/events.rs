@@ -160,7 +160,7 @@ async fn run(backend: Backend, events: usize) -> String {
     for i in 0..events {
         outbox::append(
             &mut tx,
-            &OutboxRow {
+            &[OutboxRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 market_code: MARKET.into(),
                 kind: "order.paid".into(),
@@ -170,7 +170,7 @@ async fn run(backend: Backend, events: usize) -> String {
                 attempts: 0,
                 claimed_until: 0,
                 dispatched_at: None,
-            },
+            }],
         )
         .await
         .expect("append");

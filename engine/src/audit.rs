@@ -86,6 +86,11 @@ impl AuditEvent {
         self
     }
 
+    /// The record, for a caller that appends several at once.
+    pub fn into_record(self) -> AuditRecord {
+        self.record
+    }
+
     /// Appends with the change it describes.
     pub async fn append(self, tx: &mut Tx) -> Result<(), StoreError> {
         audit::append(tx, &self.record).await

@@ -567,3 +567,52 @@ on_both_backends! {
         assert_eq!(ok_order(&body, "checkout")["status"], "PAID", "{body}");
     }
 }
+
+/// Every field of an order a client can ask for.
+const WHOLE_ORDER: &str = "id number market status deliveryMode slotId deliverFrom deliverUntil movedReason
+  recipient { name phone address distanceMeters } deliveryQuotedBy
+  parts { merchantId subtotalFen }
+  lines { id merchantId productId variantId productName variantName skuCode soldByWeight unitPriceFen
+    quantity estimatedWeightGrams subtotalFen adjustmentFen totalFen pickedWeightGrams pickedAt finalFen }
+  adjustments { plugin lineId code amountFen reason }
+  subtotalFen adjustmentFen deliveryFeeFen totalFen paidFen refundedFen
+  payments { id provider status amountFen failure createdAt } refunds { kind amountFen reason }
+  timeline { status at note } placedAt verifyBy lateFlaggedAt carrier trackingNumber proofMediaIds";
+
+on_both_backends! {
+    async fn the_checkout_answer_is_the_order_as_read_back(db: TestDb) {
+        // Checkout answers from the rows it just wrote; a read of the same
+        // order must give the customer exactly the same thing, whichever
+        // way the payment went.
+        let c = cast(&db).await;
+        let installed = install(&c.server, &c.root, artifact("hello_plugin"), &hello_manifest(), &["storage"]).await;
+        assert_eq!(installed["userErrors"], json!([]), "{installed}");
+        enable(&c.server, &c.root, MARKET, "hello", json!({ "discountPercent": 10 })).await;
+        let checkout = format!(
+            "mutation($m: String!, $input: CheckoutInput!) {{ checkout(market: $m, input: $input) {{
+  order {{ {WHOLE_ORDER} }} replayed userErrors {{ code field message }} }} }}"
+        );
+        let read = format!("query($id: ID!) {{ order(id: $id) {{ {WHOLE_ORDER} }} }}");
+        for (key, provider, outcome, status, events, audited) in [
+            ("answer-cash", "CASH", None, "PAID", 2, 4),
+            ("answer-gateway", "TEST_GATEWAY", Some("SUCCEED"), "PAID", 2, 4),
+            ("answer-declined", "TEST_GATEWAY", Some("FAIL"), "PLACED", 2, 3),
+        ] {
+            fill_cart(&c).await;
+            let input = checkout_input(key, "INSTANT", None, provider, outcome);
+            let (_, body) = c.server.graphql_as(&c.customer, &checkout, json!({ "m": MARKET, "input": input })).await;
+            let answered = ok_order(&body, "checkout");
+            assert_eq!(answered["status"], status, "{key}: {body}");
+            assert_eq!(answered["adjustments"].as_array().map(Vec::len), Some(1), "{key}: the plugin's discount is on it: {body}");
+            assert_eq!(answered["parts"].as_array().map(Vec::len), Some(2), "{key}: one part per shop");
+            let id = answered["id"].as_str().unwrap();
+            let (_, body) = c.server.graphql_as(&c.customer, &read, json!({ "id": id })).await;
+            assert_eq!(body["data"]["order"], answered, "{key}: the read differs from the checkout's answer");
+            // Its timeline, outbox events and audit trail were written with it.
+            let outbox = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM outbox WHERE subject_id = $1", id).await.unwrap();
+            assert_eq!(outbox, events.to_string(), "{key}: outbox events");
+            let audit = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM audit_log WHERE object_id = $1 OR after_state LIKE '%' || $1 || '%'", id).await.unwrap();
+            assert_eq!(audit, audited.to_string(), "{key}: audit records");
+        }
+    }
+}

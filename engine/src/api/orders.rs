@@ -365,11 +365,20 @@ async fn change_cart<'a>(ctx: &ResolverContext<'a>, add: bool) -> FieldResult<'a
     let market = ctx.args.try_get("market")?.string()?.to_string();
     let variant = ctx.args.try_get("variantId")?.string()?.to_string();
     let quantity = ctx.args.try_get("quantity")?.i64()?;
-    let outcome = services(ctx)?
-        .orders
-        .change_cart(caller(ctx)?, &market, &variant, quantity, add)
-        .await
-        .map(|c| vec![("cart", cart_value(&c, locale(ctx)))]);
+    let orders = &services(ctx)?.orders;
+    let caller = caller(ctx)?;
+    // Pricing the cart runs the market's plugins: only when it is asked for.
+    let outcome = if ctx.look_ahead().field("cart").exists() {
+        orders
+            .change_cart(caller, &market, &variant, quantity, add)
+            .await
+            .map(|c| vec![("cart", cart_value(&c, locale(ctx)))])
+    } else {
+        orders
+            .change_cart_line(caller, &market, &variant, quantity, add)
+            .await
+            .map(|()| vec![("cart", Value::Null)])
+    };
     payload(ctx, outcome, &["cart"])
 }
 

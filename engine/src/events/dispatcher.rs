@@ -125,8 +125,9 @@ impl Dispatcher {
                 .await?;
                 fanned_out += 1;
             }
-            rows::mark_event_dispatched(&mut tx, &event.id, at).await?;
         }
+        let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+        rows::mark_events_dispatched(&mut tx, &ids, at).await?;
         tx.commit().await?;
         if fanned_out > 0 {
             self.wake.notify_one();

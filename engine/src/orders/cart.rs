@@ -3,8 +3,6 @@
 //! read afresh every time it is shown and again at checkout, so a customer
 //! never pays a price the shop has since changed.
 
-use std::collections::HashMap;
-
 use serde_json::json;
 
 use super::{Orders, new_id, reject, reject_with};
@@ -15,9 +13,10 @@ use crate::markets::Market;
 use crate::plugins::MarketContext;
 use crate::plugins::types::{self, AdjustmentTarget, Customer, PriceInput};
 use crate::service_error::ServiceError;
-use crate::store::catalogue::{self as catalogue_rows, ProductRow, VariantRow};
-use crate::store::merchants as merchant_rows;
-use crate::store::orders::{self as rows, CartLineRow};
+use crate::store::audit as audit_rows;
+use crate::store::batch::run_all;
+use crate::store::catalogue::{self as catalogue_rows, OfferRow};
+use crate::store::orders::{self as rows, CartOfferRow};
 use crate::store::{now_ms, rfc3339};
 
 /// The most units of one variant in a cart.
@@ -100,11 +99,12 @@ impl Orders {
             .find(market_code)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let lines = rows::cart_lines(&self.store, account, market_code).await?;
+        let lines = rows::cart_offers(&self.store, account, market_code).await?;
         self.price(caller, &market, &lines).await
     }
 
-    /// Adds `quantity` to a line (`add`), or sets it (0 removes the line).
+    /// Adds `quantity` to a line (`add`), or sets it (0 removes the line),
+    /// and answers the cart priced afresh.
     pub async fn change_cart(
         &self,
         caller: &Caller,
@@ -113,6 +113,21 @@ impl Orders {
         quantity: i64,
         add: bool,
     ) -> Result<Cart, ServiceError> {
+        self.change_cart_line(caller, market_code, variant_id, quantity, add)
+            .await?;
+        self.cart(caller, market_code).await
+    }
+
+    /// The change alone, for a caller that does not look at the cart after
+    /// it: pricing runs every plugin of the market, so it is skipped here.
+    pub async fn change_cart_line(
+        &self,
+        caller: &Caller,
+        market_code: &str,
+        variant_id: &str,
+        quantity: i64,
+        add: bool,
+    ) -> Result<(), ServiceError> {
         let locale = caller.locale;
         let Some(account) = caller.actor.account_id() else {
             return Err(ServiceError::Unauthenticated(caller.credential_problem));
@@ -145,72 +160,63 @@ impl Orders {
             ));
         }
         if wanted > 0 {
-            let (product, variant) = self.sellable(market_code, variant_id, locale).await?;
-            if wanted < product.min_order_qty {
+            let offer = self.sellable(market_code, variant_id, locale).await?;
+            if wanted < offer.min_order_qty {
                 return Err(reject_with(
                     "BELOW_MINIMUM_QUANTITY",
                     &["quantity"],
                     format!(
                         "The minimum order for this product is {} ({}).",
-                        product.min_order_qty, product.minimum_package
+                        offer.min_order_qty, offer.minimum_package
                     ),
                     format!(
                         "该商品起订量为 {}（{}）。",
-                        product.min_order_qty, product.minimum_package
+                        offer.min_order_qty, offer.minimum_package
                     ),
                     locale,
                 ));
             }
-            if wanted > variant.on_hand - variant.reserved {
-                return Err(insufficient_stock(&product.name, locale));
+            if wanted > offer.on_hand - offer.reserved {
+                return Err(insufficient_stock(&offer.product_name, locale));
             }
         }
         let now = now_ms();
         let mut tx = self.store.begin_write().await?;
         let cart = rows::cart_id(&mut tx, account, market_code, &new_id(), now).await?;
-        rows::set_cart_line(&mut tx, &cart, variant_id, wanted, now).await?;
-        AuditEvent::new(caller, "cart.change", "cart", Some(&cart))
+        let change = AuditEvent::new(caller, "cart.change", "cart", Some(&cart))
             .market(Some(market_code))
             .before(&json!({ "variantId": variant_id, "quantity": existing.unwrap_or(0) }))
             .after(&json!({ "variantId": variant_id, "quantity": wanted }))
-            .append(&mut tx)
-            .await?;
+            .into_record();
+        let mut statements = vec![rows::set_cart_line(&cart, variant_id, wanted, now)];
+        statements.extend(audit_rows::insert_all(&[change]).statement());
+        run_all(&mut tx, statements).await?;
         tx.commit().await?;
-        self.cart(caller, market_code).await
+        Ok(())
     }
 
-    /// The product and variant, if a customer can buy it in this market now.
+    /// The variant with its product, if a customer can buy it in this market now.
     async fn sellable(
         &self,
         market_code: &str,
         variant_id: &str,
         locale: Locale,
-    ) -> Result<(ProductRow, VariantRow), ServiceError> {
-        let unavailable = || {
-            reject(
-                "NOT_ON_SALE",
-                &["variantId"],
-                Text::new(
-                    "This product is not on sale in this market.",
-                    "该商品未在本市场销售。",
-                ),
-                locale,
-            )
-        };
-        let variant = catalogue_rows::find_variant(&self.store, variant_id)
+    ) -> Result<OfferRow, ServiceError> {
+        catalogue_rows::offers(&self.store, &[variant_id.to_string()])
             .await?
-            .ok_or_else(unavailable)?;
-        let product = catalogue_rows::find_product(&self.store, &variant.product_id)
-            .await?
-            .ok_or_else(unavailable)?;
-        let merchant = merchant_rows::find(&self.store, &product.merchant_id).await?;
-        let on_sale = product.market_code == market_code
-            && product.status == "listed"
-            && merchant.is_some_and(|m| m.status == "active");
-        if !on_sale {
-            return Err(unavailable());
-        }
-        Ok((product, variant))
+            .into_iter()
+            .find(|o| o.market_code == market_code && o.status == "listed" && o.merchant_active)
+            .ok_or_else(|| {
+                reject(
+                    "NOT_ON_SALE",
+                    &["variantId"],
+                    Text::new(
+                        "This product is not on sale in this market.",
+                        "该商品未在本市场销售。",
+                    ),
+                    locale,
+                )
+            })
     }
 
     /// Prices cart lines now: current prices and stock, then the market's
@@ -219,79 +225,47 @@ impl Orders {
         &self,
         caller: &Caller,
         market: &Market,
-        lines: &[CartLineRow],
+        lines: &[CartOfferRow],
     ) -> Result<Cart, ServiceError> {
-        let ids: Vec<String> = lines.iter().map(|l| l.variant_id.clone()).collect();
-        let variants: HashMap<String, VariantRow> =
-            catalogue_rows::variants_by_ids(&self.store, &ids)
-                .await?
-                .into_iter()
-                .map(|v| (v.id.clone(), v))
-                .collect();
-        let product_ids: Vec<String> = variants.values().map(|v| v.product_id.clone()).collect();
-        let products: HashMap<String, ProductRow> =
-            catalogue_rows::products_by_ids(&self.store, &product_ids)
-                .await?
-                .into_iter()
-                .map(|p| (p.id.clone(), p))
-                .collect();
-        // One query for the cart's shops, not one per product.
-        let merchant_ids: Vec<String> = products.values().map(|p| p.merchant_id.clone()).collect();
-        let active: HashMap<String, bool> = merchant_rows::find_many(&self.store, &merchant_ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m.status == "active"))
-            .collect();
-        let categories: HashMap<String, String> =
-            catalogue_rows::categories_in_market(&self.store, &market.code)
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c.code))
-                .collect();
         let mut priced = Vec::new();
         let mut plugin_lines = Vec::new();
         for line in lines {
-            let Some(v) = variants.get(&line.variant_id) else {
-                continue;
-            };
-            let Some(p) = products.get(&v.product_id) else {
-                continue;
-            };
-            let estimated = v
+            let o = &line.offer;
+            let estimated = o
                 .sold_by_weight
-                .then(|| line.quantity * v.estimated_weight_g.unwrap_or(1_000));
+                .then(|| line.quantity * o.estimated_weight_g.unwrap_or(1_000));
             let mut cart_line = CartLine {
-                variant_id: v.id.clone(),
-                product_id: p.id.clone(),
-                merchant_id: p.merchant_id.clone(),
-                category_id: p.category_id.clone(),
-                product_name: p.name.clone(),
-                variant_name: v.name.clone(),
-                sku_code: v.sku_code.clone(),
+                variant_id: o.variant_id.clone(),
+                product_id: o.product_id.clone(),
+                merchant_id: o.merchant_id.clone(),
+                category_id: o.category_id.clone(),
+                product_name: o.product_name.clone(),
+                variant_name: o.variant_name.clone(),
+                sku_code: o.sku_code.clone(),
                 quantity: line.quantity,
-                unit_price_fen: v.price_fen,
-                sold_by_weight: v.sold_by_weight,
+                unit_price_fen: o.price_fen,
+                sold_by_weight: o.sold_by_weight,
                 estimated_weight_g: estimated,
                 subtotal_fen: 0,
-                available: p.market_code == market.code
-                    && p.status == "listed"
-                    && active.get(&p.merchant_id).copied().unwrap_or(false)
-                    && line.quantity <= v.on_hand - v.reserved,
+                available: o.market_code == market.code
+                    && o.status == "listed"
+                    && o.merchant_active
+                    && line.quantity <= o.on_hand - o.reserved,
             };
             let quantity = u32::try_from(priced_quantity(&cart_line)).unwrap_or(u32::MAX);
             cart_line.subtotal_fen =
-                crate::money::line_subtotal(quantity, v.price_fen, v.sold_by_weight);
+                crate::money::line_subtotal(quantity, o.price_fen, o.sold_by_weight);
             plugin_lines.push(types::CartLine {
-                line_id: v.id.clone(),
-                product_id: p.id.clone(),
-                variant_id: v.id.clone(),
-                merchant_id: p.merchant_id.clone(),
-                category: categories.get(&p.category_id).cloned().unwrap_or_default(),
+                line_id: o.variant_id.clone(),
+                product_id: o.product_id.clone(),
+                variant_id: o.variant_id.clone(),
+                merchant_id: o.merchant_id.clone(),
+                category: o.category_code.clone().unwrap_or_default(),
                 quantity,
-                unit_price: v.price_fen,
-                sold_by_weight: v.sold_by_weight,
+                unit_price: o.price_fen,
+                sold_by_weight: o.sold_by_weight,
                 subtotal: cart_line.subtotal_fen,
-                tags: serde_json::from_str(&p.tags).unwrap_or_default(),
+                tags: serde_json::from_str(&o.tags).unwrap_or_default(),
             });
             priced.push(cart_line);
         }

@@ -4,14 +4,20 @@
 //! Everything that may refuse the order runs first, outside any
 //! transaction: prices and stock read afresh, the market's plugins
 //! (validate, adjust-prices, quote-delivery), order-taking hours and the
-//! delivery rule. Then one transaction reserves the stock, books the slot,
-//! writes the order, its parts, lines, adjustments and timeline, announces
-//! it in the outbox and empties the cart: all of it or none. Payment is
-//! asked for after the commit, never with a transaction open.
+//! delivery rule. Then one transaction writes the order, its parts, lines,
+//! adjustments, payment intent and timeline, announces it in the outbox,
+//! empties the cart, and last books the slot and reserves the stock: all
+//! of it or none. A provider that answers in-process (cash) is settled in
+//! that same transaction; any other is asked after the commit, never with
+//! a transaction open, and settled in a second one.
 //!
 //! The customer's idempotency key is unique per customer in the store, so
 //! a retried or doubled checkout answers the first order; a retry that
 //! races the first attempt loses at the insert and answers it too.
+//!
+//! The answer is built from the rows just written, not read back: the
+//! e2e test `the_checkout_answer_is_the_order_as_read_back` holds the two
+//! equal.
 
 use std::collections::BTreeMap;
 
@@ -19,13 +25,14 @@ use serde_json::json;
 
 use super::cart::{Cart, insufficient_stock};
 use super::delivery::{self, DeliveryMode, DeliveryRequest};
-use super::payments::PaymentChoice;
-use super::{Order, Orders, new_id, reject, status};
+use super::payments::{self, PaymentChoice};
+use super::{Journal, Order, Orders, new_id, reject, status};
 use crate::caller::Caller;
 use crate::i18n::{Locale, Text};
 use crate::plugins::MarketContext;
 use crate::plugins::types::{self, ValidateInput, ValidationSubject};
 use crate::service_error::ServiceError;
+use crate::store::batch::{Insert, Write, Written};
 use crate::store::catalogue as catalogue_rows;
 use crate::store::orders::{self as rows, AdjustmentRow, LineRow, OrderRow, PartRow};
 use crate::store::{now_ms, rfc3339};
@@ -147,15 +154,36 @@ impl Orders {
         };
         check_input(&input, locale)?;
         let key = input.idempotency_key.trim().to_string();
-        if let Some(first) = rows::order_by_key(&self.store, &account, &key).await? {
-            return self.replay(first).await;
+        match self.place(caller, market_code, &account, &key, input).await {
+            // A retry whose key already placed an order answers that order,
+            // whatever would refuse a new one now (an empty cart, closed
+            // hours). The usual checkout never pays for this look-up: a
+            // clash on the key at the insert replays too.
+            Err(refusal) => match rows::order_by_key(&self.store, &account, &key).await {
+                Ok(Some(first)) => self.replay(first).await,
+                _ => Err(refusal),
+            },
+            placed => placed,
         }
+    }
+
+    /// Places a new order from the cart.
+    async fn place(
+        &self,
+        caller: &Caller,
+        market_code: &str,
+        account: &str,
+        key: &str,
+        input: CheckoutInput,
+    ) -> Result<CheckoutOutcome, ServiceError> {
+        let locale = caller.locale;
+        let (account, key) = (account.to_string(), key.to_string());
         let market = self
             .markets
             .find(market_code)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let lines = rows::cart_lines(&self.store, &account, market_code).await?;
+        let lines = rows::cart_offers(&self.store, &account, market_code).await?;
         if lines.is_empty() {
             return Err(reject(
                 "EMPTY_CART",
@@ -259,69 +287,157 @@ impl Orders {
         )
         .await?;
 
-        let order = self.order_row(&account, &market.code, &key, &input, &cart, &plan, now);
-        let mut tx = self.store.begin_write().await?;
-        for line in &cart.lines {
-            if !catalogue_rows::reserve(&mut tx, &line.variant_id, line.quantity).await? {
-                return Err(insufficient_stock(&line.product_name, locale));
+        let mut order = self.order_row(&account, &market.code, &key, &input, &cart, &plan, now);
+        let mut intent = payments::intent(&order, &key, input.payment.provider, now);
+        // A provider that answers in-process (cash) is settled in the
+        // order's own write: one commit for the whole checkout.
+        let local = payments::provider(input.payment.provider).answers_locally();
+        let answer = if local {
+            Some(self.ask(&intent, input.payment).await)
+        } else {
+            None
+        };
+        if let Some(answer) = &answer {
+            intent.status = answer.status.to_string();
+            intent.provider_ref = answer.reference.clone();
+            intent.failure = answer.failure.clone();
+            if answer.status == "succeeded" {
+                order.status = status::PAID.into();
+                order.paid_fen = intent.amount_fen;
+                order.paid_at = Some(now);
+                order.verify_by = Some(self.verify_by(now));
             }
         }
-        if let Some(slot) = &plan.slot_id
-            && !rows::book_slot(&mut tx, slot).await?
-        {
-            return Err(reject(
-                "SLOT_FULL",
-                &["input", "slotId"],
-                Text::new(
-                    "That delivery slot is full. Choose another.",
-                    "该配送时段已约满，请另选时段。",
-                ),
-                locale,
-            ));
-        }
-        let mut order = order;
-        let mut attempts = 0;
-        while !rows::insert_order(&mut tx, &order).await? {
-            // A concurrent checkout with the same key won: answer its order.
-            if let Some(first) = rows::order_by_key(&self.store, &account, &key).await? {
-                drop(tx);
-                return self.replay(first).await;
-            }
-            // Otherwise the random number was taken: draw another.
-            attempts += 1;
-            if attempts > 5 {
-                return Err(ServiceError::Internal("no free order number".into()));
-            }
-            order.number = order_number(now);
-        }
-        self.write_contents(&mut tx, &order, &cart).await?;
-        rows::clear_cart(&mut tx, &account, &market.code).await?;
-        self.record(
-            &mut tx,
-            caller,
-            &order,
-            status::PLACED,
-            plan.moved_reason.as_deref().unwrap_or_default(),
-            json!({
-                "lines": cart.lines.len(),
-                "deliveryMode": plan.mode.as_str(),
-                "deliveryFeeFen": plan.fee_fen,
-                "deliveryQuotedBy": plan.quoted_by,
-                "pricingFallbacks": cart.fallbacks,
-            }),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        let placed_detail = json!({
+            "lines": cart.lines.len(),
+            "deliveryMode": plan.mode.as_str(),
+            "deliveryFeeFen": plan.fee_fen,
+            "deliveryQuotedBy": plan.quoted_by,
+            "pricingFallbacks": cart.fallbacks,
+        });
+        // Stock in one order of variant ids, so two carts never wait on
+        // each other.
+        let mut reservations: Vec<&super::CartLine> = cart.lines.iter().collect();
+        reservations.sort_by(|a, b| a.variant_id.cmp(&b.variant_id));
 
-        // The order stands whatever the provider says; a failed payment
-        // leaves it placed for the customer to pay again or cancel.
-        if let Err(e) = self.take_payment(caller, &order, &key, input.payment).await {
-            tracing::warn!(order = %order.id, error = %e, "payment after checkout failed");
-        }
-        let placed = self.reload(caller, &order.id).await?;
+        let mut attempts = 0;
+        let (journal, contents) = loop {
+            // The order as placed, before any payment: what its first steps record.
+            let placed = OrderRow {
+                status: status::PLACED.into(),
+                paid_fen: 0,
+                paid_at: None,
+                verify_by: None,
+                ..order.clone()
+            };
+            let mut journal = Journal::default();
+            journal.step(
+                caller,
+                &placed,
+                status::PLACED,
+                status::PLACED,
+                plan.moved_reason.as_deref().unwrap_or_default(),
+                placed_detail.clone(),
+                now,
+            );
+            journal.audit(payments::intent_audit(caller, &placed, &intent));
+            if let Some(answer) = &answer {
+                payments::settled(&mut journal, caller, &placed, &intent, answer, now);
+                if answer.status == "succeeded" {
+                    payments::paid(&mut journal, caller, &placed, &intent, now);
+                }
+            }
+            let contents = contents(&order, &cart);
+            let mut write = Write::default();
+            let new_order = write.expect(rows::insert_order(&order), 1);
+            write.extend(
+                [
+                    rows::insert_parts(&contents.parts),
+                    rows::insert_lines(&contents.lines),
+                    rows::insert_adjustments(&contents.adjustments),
+                ]
+                .into_iter()
+                .filter_map(Insert::statement),
+            );
+            write.push(rows::clear_cart(&account, &market.code));
+            write.push(rows::payment_statement(&intent));
+            write.extend(journal.statements());
+            // Last, the rows every checkout of the same goods contends for:
+            // the slot and the stock, each taken only if there is room.
+            let slot = plan
+                .slot_id
+                .as_deref()
+                .map(|slot| write.expect(rows::book_slot(slot), 1));
+            let first_reservation = write.statements_len();
+            for line in &reservations {
+                write.expect(
+                    catalogue_rows::reservation(&line.variant_id, line.quantity),
+                    1,
+                );
+            }
+            match self.store.write_all(write).await? {
+                Written::Done => break (journal, contents),
+                Written::Refused { at } if at == new_order => {
+                    // A concurrent checkout with the same key won: answer its order.
+                    if let Some(first) = rows::order_by_key(&self.store, &account, &key).await? {
+                        return self.replay(first).await;
+                    }
+                    // Otherwise the random number was taken: draw another.
+                    attempts += 1;
+                    if attempts > 5 {
+                        return Err(ServiceError::Internal("no free order number".into()));
+                    }
+                    order.number = order_number(now);
+                }
+                Written::Refused { at } if Some(at) == slot => {
+                    return Err(reject(
+                        "SLOT_FULL",
+                        &["input", "slotId"],
+                        Text::new(
+                            "That delivery slot is full. Choose another.",
+                            "该配送时段已约满，请另选时段。",
+                        ),
+                        locale,
+                    ));
+                }
+                Written::Refused { at } => {
+                    let line = reservations
+                        .get(at.wrapping_sub(first_reservation))
+                        .ok_or_else(|| {
+                            ServiceError::Internal(format!("checkout refused at {at}"))
+                        })?;
+                    return Err(insufficient_stock(&line.product_name, locale));
+                }
+            }
+        };
+
+        let order = if local {
+            // Answered from what was just written, as a read would give it.
+            let mut timeline = journal.events;
+            timeline.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+            Order {
+                row: order,
+                parts: contents.parts,
+                lines: contents.lines,
+                adjustments: contents.adjustments,
+                timeline,
+                payments: vec![intent],
+                refunds: Vec::new(),
+                reveal_contact: true,
+            }
+        } else {
+            // The order stands whatever the provider says; a failed payment
+            // leaves it placed for the customer to pay again or cancel.
+            if let Err(e) = self
+                .ask_and_settle(caller, &order, &intent, input.payment)
+                .await
+            {
+                tracing::warn!(order = %order.id, error = %e, "payment after checkout failed");
+            }
+            self.reload(caller, &order.id).await?
+        };
         Ok(CheckoutOutcome {
-            order: placed,
+            order,
             replayed: false,
             pricing_fallbacks: cart.fallbacks,
         })
@@ -385,83 +501,84 @@ impl Orders {
             updated_at: now,
         }
     }
+}
 
-    /// Parts, lines and adjustments of a new order; sales counted.
-    async fn write_contents(
-        &self,
-        tx: &mut crate::store::Tx,
-        order: &OrderRow,
-        cart: &Cart,
-    ) -> Result<(), ServiceError> {
-        let mut parts: BTreeMap<&str, (String, i64)> = BTreeMap::new();
-        for line in &cart.lines {
-            let part = parts
-                .entry(line.merchant_id.as_str())
-                .or_insert_with(|| (new_id(), 0));
-            part.1 += line.subtotal_fen;
-        }
-        for (merchant, (id, subtotal)) in &parts {
-            rows::insert_part(
-                tx,
-                &PartRow {
-                    id: id.clone(),
-                    order_id: order.id.clone(),
-                    merchant_id: merchant.to_string(),
-                    subtotal_fen: *subtotal,
-                },
-            )
-            .await?;
-        }
-        let mut line_ids = BTreeMap::new();
-        for (position, line) in cart.lines.iter().enumerate() {
+/// What a new order holds besides itself.
+struct Contents {
+    parts: Vec<PartRow>,
+    lines: Vec<LineRow>,
+    adjustments: Vec<AdjustmentRow>,
+}
+
+/// The parts (one per merchant), lines and adjustments of a new order, in
+/// the order a read gives them back.
+fn contents(order: &OrderRow, cart: &Cart) -> Contents {
+    let mut parts: BTreeMap<&str, PartRow> = BTreeMap::new();
+    for line in &cart.lines {
+        parts
+            .entry(line.merchant_id.as_str())
+            .or_insert_with(|| PartRow {
+                id: new_id(),
+                order_id: order.id.clone(),
+                merchant_id: line.merchant_id.clone(),
+                subtotal_fen: 0,
+            })
+            .subtotal_fen += line.subtotal_fen;
+    }
+    let mut line_ids = BTreeMap::new();
+    let lines = cart
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(position, line)| {
             let id = new_id();
             let adjustment = cart.line_adjustment(&line.variant_id);
-            rows::insert_line(
-                tx,
-                &LineRow {
-                    id: id.clone(),
-                    order_id: order.id.clone(),
-                    part_id: parts[line.merchant_id.as_str()].0.clone(),
-                    product_id: line.product_id.clone(),
-                    variant_id: line.variant_id.clone(),
-                    product_name: line.product_name.clone(),
-                    variant_name: line.variant_name.clone(),
-                    sku_code: line.sku_code.clone(),
-                    sold_by_weight: line.sold_by_weight,
-                    unit_price_fen: line.unit_price_fen,
-                    quantity: line.quantity,
-                    estimated_weight_g: line.estimated_weight_g,
-                    subtotal_fen: line.subtotal_fen,
-                    adjustment_fen: adjustment,
-                    total_fen: (line.subtotal_fen + adjustment).max(0),
-                    picked_weight_g: None,
-                    picked_at: None,
-                    picked_by: None,
-                    final_fen: None,
-                    position: position as i64,
-                },
-            )
-            .await?;
-            rows::add_sales(tx, &line.product_id, line.quantity).await?;
-            line_ids.insert(line.variant_id.clone(), id);
-        }
-        for a in &cart.adjustments {
-            rows::insert_adjustment(
-                tx,
-                &AdjustmentRow {
-                    id: new_id(),
-                    order_id: order.id.clone(),
-                    line_id: a.variant_id.as_ref().and_then(|v| line_ids.get(v).cloned()),
-                    plugin: a.plugin.clone(),
-                    code: a.code.clone(),
-                    reason_zh: a.reason_zh.clone(),
-                    reason_en: a.reason_en.clone(),
-                    amount_fen: a.amount_fen,
-                },
-            )
-            .await?;
-        }
-        Ok(())
+            line_ids.insert(line.variant_id.clone(), id.clone());
+            LineRow {
+                id,
+                order_id: order.id.clone(),
+                part_id: parts[line.merchant_id.as_str()].id.clone(),
+                product_id: line.product_id.clone(),
+                variant_id: line.variant_id.clone(),
+                product_name: line.product_name.clone(),
+                variant_name: line.variant_name.clone(),
+                sku_code: line.sku_code.clone(),
+                sold_by_weight: line.sold_by_weight,
+                unit_price_fen: line.unit_price_fen,
+                quantity: line.quantity,
+                estimated_weight_g: line.estimated_weight_g,
+                subtotal_fen: line.subtotal_fen,
+                adjustment_fen: adjustment,
+                total_fen: (line.subtotal_fen + adjustment).max(0),
+                picked_weight_g: None,
+                picked_at: None,
+                picked_by: None,
+                final_fen: None,
+                position: position as i64,
+            }
+        })
+        .collect();
+    let mut adjustments: Vec<AdjustmentRow> = cart
+        .adjustments
+        .iter()
+        .map(|a| AdjustmentRow {
+            id: new_id(),
+            order_id: order.id.clone(),
+            line_id: a.variant_id.as_ref().and_then(|v| line_ids.get(v).cloned()),
+            plugin: a.plugin.clone(),
+            code: a.code.clone(),
+            reason_zh: a.reason_zh.clone(),
+            reason_en: a.reason_en.clone(),
+            amount_fen: a.amount_fen,
+        })
+        .collect();
+    adjustments.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut parts: Vec<PartRow> = parts.into_values().collect();
+    parts.sort_by(|a, b| a.id.cmp(&b.id));
+    Contents {
+        parts,
+        lines,
+        adjustments,
     }
 }
 

@@ -8,6 +8,8 @@
 //! double click moves it once), and records the step on the timeline, in
 //! the audit log and in the outbox in one transaction.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use super::refunds::{RefundKind, RefundRequest};
@@ -16,6 +18,7 @@ use crate::caller::Caller;
 use crate::i18n::{Locale, Text};
 use crate::money::line_subtotal;
 use crate::service_error::ServiceError;
+use crate::store::batch::run_all;
 use crate::store::catalogue as catalogue_rows;
 use crate::store::now_ms;
 use crate::store::orders::{self as rows, LineRow};
@@ -239,6 +242,20 @@ impl Orders {
                 )));
             }
         }
+        // Sales count when goods leave the shelf, not at checkout: an order
+        // cancelled before packing sold nothing, and checkouts of the same
+        // product do not queue on its row.
+        let mut sold: BTreeMap<&str, i64> = BTreeMap::new();
+        for line in &order.lines {
+            *sold.entry(line.product_id.as_str()).or_default() += line.quantity;
+        }
+        run_all(
+            &mut tx,
+            sold.into_iter()
+                .map(|(product, units)| rows::add_sales(product, units))
+                .collect(),
+        )
+        .await?;
         self.record(
             &mut tx,
             caller,

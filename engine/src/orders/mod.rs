@@ -35,6 +35,8 @@ use crate::i18n::{Locale, Text};
 use crate::markets::Markets;
 use crate::plugins::PluginHost;
 use crate::service_error::ServiceError;
+use crate::store::audit::{self as audit_rows, AuditRecord};
+use crate::store::batch::{Insert, Statement, run_all};
 use crate::store::merchants as merchant_rows;
 use crate::store::orders::{
     self as rows, AdjustmentRow, EventRow, LineRow, OrderRow, PartRow, PaymentRow, RefundRow,
@@ -249,26 +251,50 @@ impl Orders {
         detail: Value,
         now: i64,
     ) -> Result<(), ServiceError> {
-        rows::insert_event(
-            tx,
-            &EventRow {
-                id: new_id(),
-                order_id: order.id.clone(),
-                status: status.to_string(),
-                actor: caller.actor.audit_name(),
-                note: note.to_string(),
-                at: now,
-            },
-        )
-        .await?;
-        AuditEvent::new(caller, &format!("order.{status}"), "order", Some(&order.id))
-            .market(Some(&order.market_code))
-            .before(&json!({ "status": order.status }))
-            .after(&json!({ "status": status, "detail": detail }))
-            .append(tx)
-            .await?;
-        emit(
-            tx,
+        let mut journal = Journal::default();
+        journal.step(caller, order, &order.status, status, note, detail, now);
+        journal.write(tx).await
+    }
+}
+
+/// What a change writes beside itself: the timeline entries the customer
+/// sees, the audit records and the outbox events. A change that records
+/// several things gathers them here and writes each table once.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    pub events: Vec<EventRow>,
+    audit: Vec<AuditRecord>,
+    outbox: Vec<OutboxRow>,
+}
+
+impl Journal {
+    /// The order moved from `before` to `status`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        &mut self,
+        caller: &Caller,
+        order: &OrderRow,
+        before: &str,
+        status: &str,
+        note: &str,
+        detail: Value,
+        now: i64,
+    ) {
+        self.events.push(EventRow {
+            id: new_id(),
+            order_id: order.id.clone(),
+            status: status.to_string(),
+            actor: caller.actor.audit_name(),
+            note: note.to_string(),
+            at: now,
+        });
+        self.audit(
+            AuditEvent::new(caller, &format!("order.{status}"), "order", Some(&order.id))
+                .market(Some(&order.market_code))
+                .before(&json!({ "status": before }))
+                .after(&json!({ "status": status, "detail": detail })),
+        );
+        self.emit(
             &order.market_code,
             &format!("order.{status}"),
             &order.id,
@@ -280,8 +306,44 @@ impl Orders {
                 "detail": detail,
             }),
             now,
-        )
-        .await?;
+        );
+    }
+
+    pub fn audit(&mut self, event: AuditEvent) {
+        self.audit.push(event.into_record());
+    }
+
+    /// A domain event for the outbox.
+    pub fn emit(&mut self, market: &str, kind: &str, subject_id: &str, payload: Value, now: i64) {
+        self.outbox.push(OutboxRow {
+            id: new_id(),
+            market_code: market.to_string(),
+            kind: kind.to_string(),
+            subject_id: subject_id.to_string(),
+            payload: payload.to_string(),
+            created_at: now,
+            attempts: 0,
+            claimed_until: 0,
+            dispatched_at: None,
+        });
+    }
+
+    /// Everything gathered, as statements for the change's transaction:
+    /// one per table.
+    pub fn statements(&self) -> Vec<Statement> {
+        [
+            rows::insert_events(&self.events),
+            audit_rows::insert_all(&self.audit),
+            outbox::insert(&self.outbox),
+        ]
+        .into_iter()
+        .filter_map(Insert::statement)
+        .collect()
+    }
+
+    /// Writes everything gathered in `tx`.
+    pub async fn write(&self, tx: &mut Tx) -> Result<(), ServiceError> {
+        run_all(tx, self.statements()).await?;
         Ok(())
     }
 }
@@ -295,20 +357,7 @@ pub(crate) async fn emit(
     payload: Value,
     now: i64,
 ) -> Result<(), ServiceError> {
-    outbox::append(
-        tx,
-        &OutboxRow {
-            id: new_id(),
-            market_code: market.to_string(),
-            kind: kind.to_string(),
-            subject_id: subject_id.to_string(),
-            payload: payload.to_string(),
-            created_at: now,
-            attempts: 0,
-            claimed_until: 0,
-            dispatched_at: None,
-        },
-    )
-    .await?;
-    Ok(())
+    let mut journal = Journal::default();
+    journal.emit(market, kind, subject_id, payload, now);
+    journal.write(tx).await
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::{Orders, emit, new_id, reject, status};
+use super::{Journal, Orders, new_id, reject, status};
 use crate::audit::AuditEvent;
 use crate::caller::Caller;
 use crate::i18n::Text;
@@ -81,6 +81,12 @@ pub enum Answer {
 /// their own idempotency key, so a retried call never charges twice.
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
+    /// Answers without leaving the process (no network, no waiting), so
+    /// checkout may settle it inside the order's own transaction instead
+    /// of committing an intent first.
+    fn answers_locally(&self) -> bool {
+        false
+    }
     async fn authorise(&self, intent: &PaymentRow, choice: &PaymentChoice) -> Answer;
     /// Gives back `amount` of a payment; the provider's reference.
     async fn refund(&self, payment: &PaymentRow, amount: i64, key: &str) -> Result<String, String>;
@@ -91,6 +97,10 @@ struct Cash;
 
 #[async_trait]
 impl PaymentProvider for Cash {
+    fn answers_locally(&self) -> bool {
+        true
+    }
+
     async fn authorise(&self, intent: &PaymentRow, _: &PaymentChoice) -> Answer {
         Answer::Succeeded {
             reference: format!("cash-on-delivery:{}", intent.id),
@@ -186,51 +196,111 @@ impl Orders {
                 locale,
             ));
         }
-        let now = now_ms();
-        let intent = PaymentRow {
-            id: new_id(),
-            order_id: order.id.clone(),
-            provider: choice.provider.as_str().to_string(),
-            status: "pending".into(),
-            amount_fen: order.total_fen,
-            provider_ref: None,
-            failure: None,
-            idempotency_key: key.to_string(),
-            created_at: now,
-            updated_at: now,
-        };
+        let intent = intent(order, key, choice.provider, now_ms());
         let mut tx = self.store.begin_write().await?;
         if !rows::insert_payment(&mut tx, &intent).await? {
             // This key already opened an intent: its outcome stands.
             return Ok(());
         }
-        AuditEvent::new(caller, "payment.intent", "payment", Some(&intent.id))
-            .market(Some(&order.market_code))
-            .after(&json!({
-                "orderId": order.id,
-                "provider": intent.provider,
-                "amountFen": intent.amount_fen,
-            }))
-            .append(&mut tx)
-            .await?;
+        let mut journal = Journal::default();
+        journal.audit(intent_audit(caller, order, &intent));
+        journal.write(&mut tx).await?;
         tx.commit().await?;
+        self.ask_and_settle(caller, order, &intent, choice).await
+    }
 
+    /// Asks the provider about an intent already committed, never with a
+    /// transaction open, and settles it with the answer.
+    pub(super) async fn ask_and_settle(
+        &self,
+        caller: &Caller,
+        order: &OrderRow,
+        intent: &PaymentRow,
+        choice: PaymentChoice,
+    ) -> Result<(), ServiceError> {
+        let answer = self.ask(intent, choice).await;
+        let now = now_ms();
+        let mut tx = self.store.begin_write().await?;
+        if !rows::settle_payment(
+            &mut tx,
+            &intent.id,
+            answer.status,
+            answer.reference.as_deref(),
+            answer.failure.as_deref(),
+            now,
+        )
+        .await?
+        {
+            return Ok(());
+        }
+        let mut journal = Journal::default();
+        settled(&mut journal, caller, order, intent, &answer, now);
+        // An order cancelled meanwhile stays cancelled; the payment stands
+        // for a refund.
+        if answer.status == "succeeded"
+            && rows::mark_paid(
+                &mut tx,
+                &order.id,
+                intent.amount_fen,
+                now,
+                self.verify_by(now),
+            )
+            .await?
+        {
+            paid(&mut journal, caller, order, intent, now);
+        }
+        journal.write(&mut tx).await?;
+        tx.commit().await?;
+        if answer.status != "succeeded" {
+            tracing::info!(order = %order.id, outcome = answer.status, "payment not taken");
+        }
+        Ok(())
+    }
+
+    /// The provider's answer, or `timed_out` after `orders.payment_timeout_ms`.
+    pub(super) async fn ask(&self, intent: &PaymentRow, choice: PaymentChoice) -> Settlement {
         let timeout = Duration::from_millis(self.config.payment_timeout_ms);
         let answer = tokio::time::timeout(
             timeout,
-            provider(choice.provider).authorise(&intent, &choice),
+            provider(choice.provider).authorise(intent, &choice),
         )
         .await;
-        let now = now_ms();
-        let mut tx = self.store.begin_write().await?;
-        let (settled, reference, failure) = match &answer {
-            Ok(Answer::Succeeded { reference }) => ("succeeded", Some(reference.as_str()), None),
-            Ok(Answer::Failed { reason }) => ("failed", None, Some(reason.as_str())),
-            Err(_) => ("timed_out", None, Some("provider did not answer in time")),
-        };
-        if !rows::settle_payment(&mut tx, &intent.id, settled, reference, failure, now).await? {
-            return Ok(());
+        match answer {
+            Ok(Answer::Succeeded { reference }) => Settlement {
+                status: "succeeded",
+                reference: Some(reference),
+                failure: None,
+            },
+            Ok(Answer::Failed { reason }) => Settlement {
+                status: "failed",
+                reference: None,
+                failure: Some(reason),
+            },
+            Err(_) => Settlement {
+                status: "timed_out",
+                reference: None,
+                failure: Some("provider did not answer in time".into()),
+            },
         }
+    }
+
+    /// When station staff must have accepted an order paid at `now`.
+    pub(super) fn verify_by(&self, now: i64) -> i64 {
+        now + self.config.verify_within_secs as i64 * 1000
+    }
+}
+
+/// Records a settlement: its audit record, and a failure announced.
+pub(super) fn settled(
+    journal: &mut Journal,
+    caller: &Caller,
+    order: &OrderRow,
+    intent: &PaymentRow,
+    answer: &Settlement,
+    now: i64,
+) {
+    let settled = answer.status;
+    journal.audit(
         AuditEvent::new(
             caller,
             &format!("payment.{settled}"),
@@ -238,38 +308,69 @@ impl Orders {
             Some(&intent.id),
         )
         .market(Some(&order.market_code))
-        .after(&json!({ "orderId": order.id, "failure": failure }))
-        .append(&mut tx)
-        .await?;
-        if settled == "succeeded" {
-            let verify_by = now + self.config.verify_within_secs as i64 * 1000;
-            if rows::mark_paid(&mut tx, &order.id, intent.amount_fen, now, verify_by).await? {
-                self.record(
-                    &mut tx,
-                    caller,
-                    order,
-                    status::PAID,
-                    "",
-                    json!({ "provider": intent.provider, "paidFen": intent.amount_fen }),
-                    now,
-                )
-                .await?;
-            }
-        } else {
-            emit(
-                &mut tx,
-                &order.market_code,
-                &format!("payment.{settled}"),
-                &order.id,
-                json!({ "orderId": order.id, "paymentId": intent.id, "failure": failure }),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        if settled != "succeeded" {
-            tracing::info!(order = %order.id, outcome = settled, "payment not taken");
-        }
-        Ok(())
+        .after(&json!({ "orderId": order.id, "failure": answer.failure })),
+    );
+    if settled != "succeeded" {
+        journal.emit(
+            &order.market_code,
+            &format!("payment.{settled}"),
+            &order.id,
+            json!({ "orderId": order.id, "paymentId": intent.id, "failure": answer.failure }),
+            now,
+        );
     }
+}
+
+/// Records that a placed order was paid by `intent`.
+pub(super) fn paid(
+    journal: &mut Journal,
+    caller: &Caller,
+    order: &OrderRow,
+    intent: &PaymentRow,
+    now: i64,
+) {
+    journal.step(
+        caller,
+        order,
+        status::PLACED,
+        status::PAID,
+        "",
+        json!({ "provider": intent.provider, "paidFen": intent.amount_fen }),
+        now,
+    );
+}
+
+/// What a provider's answer settles an intent as.
+#[derive(Debug, Clone)]
+pub(super) struct Settlement {
+    pub status: &'static str,
+    pub reference: Option<String>,
+    pub failure: Option<String>,
+}
+
+/// A pending intent for what `order` owes.
+pub(super) fn intent(order: &OrderRow, key: &str, provider: ProviderKind, now: i64) -> PaymentRow {
+    PaymentRow {
+        id: new_id(),
+        order_id: order.id.clone(),
+        provider: provider.as_str().to_string(),
+        status: "pending".into(),
+        amount_fen: order.total_fen,
+        provider_ref: None,
+        failure: None,
+        idempotency_key: key.to_string(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The audit record of an opened intent.
+pub(super) fn intent_audit(caller: &Caller, order: &OrderRow, intent: &PaymentRow) -> AuditEvent {
+    AuditEvent::new(caller, "payment.intent", "payment", Some(&intent.id))
+        .market(Some(&order.market_code))
+        .after(&json!({
+            "orderId": order.id,
+            "provider": intent.provider,
+            "amountFen": intent.amount_fen,
+        }))
 }

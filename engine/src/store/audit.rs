@@ -3,6 +3,8 @@
 //! Rows are only ever inserted; the database's own triggers refuse updates and
 //! deletes (see the migrations), so not even a bug here can rewrite history.
 
+use super::batch::{Insert, opt_text, text};
+use super::catalogue::Arg;
 use super::{Store, StoreError, Tx};
 use crate::{on_pool, on_tx};
 
@@ -77,6 +79,31 @@ pub async fn append(tx: &mut Tx, record: &AuditRecord) -> Result<(), StoreError>
         bind_record!(sqlx::query(INSERT), record).execute(&mut *conn).await?;
     });
     Ok(())
+}
+
+/// Several records in one statement, for the transaction of their change.
+pub(crate) fn insert_all(records: &[AuditRecord]) -> Insert {
+    let mut insert = Insert::into(
+        "audit_log",
+        "at, actor, action, object_type, object_id, market_code, before_state, after_state, \
+         source_address, request_id, outcome",
+    );
+    for r in records {
+        insert.row(vec![
+            Arg::Int(r.at),
+            text(&r.actor),
+            text(&r.action),
+            text(&r.object_type),
+            opt_text(&r.object_id),
+            opt_text(&r.market_code),
+            opt_text(&r.before_state),
+            opt_text(&r.after_state),
+            opt_text(&r.source_address),
+            opt_text(&r.request_id),
+            text(&r.outcome),
+        ]);
+    }
+    insert
 }
 
 /// Appends on its own, for events that change nothing else (a refused login, a forbidden call).

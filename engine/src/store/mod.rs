@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub(crate) mod batch;
 pub mod catalogue;
 mod dialect;
 pub mod fulfilment;

@@ -4,7 +4,8 @@
 //! staff pressing the same button, or a retry racing the first attempt,
 //! change an order once.
 
-use super::catalogue::{Args, fetch_all};
+use super::batch::{Insert, Statement, opt_text, text};
+use super::catalogue::{Arg, Args, OFFER_COLUMNS, OFFER_JOINS, OfferRow, fetch_all};
 use super::{Store, StoreError, Tx};
 use crate::{on_pool, on_tx};
 
@@ -26,22 +27,15 @@ pub async fn cart_id(
     now: i64,
 ) -> Result<String, StoreError> {
     Ok(on_tx!(tx, conn => {
-        sqlx::query(
+        sqlx::query_scalar::<_, String>(
             "INSERT INTO carts (id, account_id, market_code, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (account_id, market_code) \
-             DO UPDATE SET updated_at = $4",
+             DO UPDATE SET updated_at = $4 RETURNING id",
         )
         .bind(new_id)
         .bind(account_id)
         .bind(market)
         .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query_scalar::<_, String>(
-            "SELECT id FROM carts WHERE account_id = $1 AND market_code = $2",
-        )
-        .bind(account_id)
-        .bind(market)
         .fetch_one(&mut *conn)
         .await?
     }))
@@ -66,51 +60,65 @@ pub async fn cart_lines(
     }))
 }
 
+/// A cart line with what the catalogue says of its variant now.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CartOfferRow {
+    pub quantity: i64,
+    #[sqlx(flatten)]
+    pub offer: OfferRow,
+}
+
+/// The customer's cart in a market with every line's offer, oldest line
+/// first: one query for what pricing needs. (A line's variant and product
+/// always exist: the keys refuse deleting them.)
+pub async fn cart_offers(
+    store: &Store,
+    account_id: &str,
+    market: &str,
+) -> Result<Vec<CartOfferRow>, StoreError> {
+    let sql = format!(
+        "SELECT l.quantity, {OFFER_COLUMNS} FROM cart_lines l \
+         JOIN carts k ON k.id = l.cart_id JOIN product_variants v ON v.id = l.variant_id \
+         {OFFER_JOINS} WHERE k.account_id = $1 AND k.market_code = $2 \
+         ORDER BY l.added_at, l.variant_id"
+    );
+    Ok(on_pool!(store, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(market)
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
 /// Sets a line's quantity (adding the line if new); 0 removes it.
-pub async fn set_cart_line(
-    tx: &mut Tx,
-    cart_id: &str,
-    variant_id: &str,
-    quantity: i64,
-    now: i64,
-) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        if quantity <= 0 {
-            sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1 AND variant_id = $2")
-                .bind(cart_id)
-                .bind(variant_id)
-                .execute(&mut *conn)
-                .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO cart_lines (cart_id, variant_id, quantity, added_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (cart_id, variant_id) \
-                 DO UPDATE SET quantity = $3",
-            )
-            .bind(cart_id)
-            .bind(variant_id)
-            .bind(quantity)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-    });
-    Ok(())
+pub(crate) fn set_cart_line(cart_id: &str, variant_id: &str, quantity: i64, now: i64) -> Statement {
+    let mut args = Args::default();
+    let (cart, variant) = (args.text(cart_id), args.text(variant_id));
+    let sql = if quantity <= 0 {
+        format!("DELETE FROM cart_lines WHERE cart_id = {cart} AND variant_id = {variant}")
+    } else {
+        let quantity = args.int(quantity);
+        format!(
+            "INSERT INTO cart_lines (cart_id, variant_id, quantity, added_at) \
+             VALUES ({cart}, {variant}, {quantity}, {}) ON CONFLICT (cart_id, variant_id) \
+             DO UPDATE SET quantity = {quantity}",
+            args.int(now)
+        )
+    };
+    Statement::new(sql, args)
 }
 
 /// Empties the customer's cart in a market (after a checkout).
-pub async fn clear_cart(tx: &mut Tx, account_id: &str, market: &str) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "DELETE FROM cart_lines WHERE cart_id IN \
-             (SELECT id FROM carts WHERE account_id = $1 AND market_code = $2)",
-        )
-        .bind(account_id)
-        .bind(market)
-        .execute(&mut *conn)
-        .await?;
-    });
-    Ok(())
+pub(crate) fn clear_cart(account_id: &str, market: &str) -> Statement {
+    let mut args = Args::default();
+    let sql = format!(
+        "DELETE FROM cart_lines WHERE cart_id IN \
+         (SELECT id FROM carts WHERE account_id = {} AND market_code = {})",
+        args.text(account_id),
+        args.text(market)
+    );
+    Statement::new(sql, args)
 }
 
 // ---- delivery slots ----
@@ -178,14 +186,14 @@ pub async fn slots_after(
 }
 
 /// Takes one place in a slot if it has room.
-pub async fn book_slot(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
-    Ok(on_tx!(tx, conn => {
-        sqlx::query("UPDATE delivery_slots SET booked = booked + 1 WHERE id = $1 AND booked < capacity")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected() == 1
-    }))
+/// Takes a place in a slot if one is free: touches one row, or none.
+pub(crate) fn book_slot(id: &str) -> Statement {
+    let mut args = Args::default();
+    let sql = format!(
+        "UPDATE delivery_slots SET booked = booked + 1 WHERE id = {} AND booked < capacity",
+        args.text(id)
+    );
+    Statement::new(sql, args)
 }
 
 /// Gives a place back (a cancelled order).
@@ -247,55 +255,49 @@ const ORDER_COLUMNS: &str = "id, number, market_code, account_id, idempotency_ke
      placed_at, paid_at, verify_by, accepted_at, late_flagged_at, carrier, tracking_number, \
      proof_media_ids, updated_at";
 
-/// Writes a new order; `false` when it clashes with an existing one: the
-/// customer's idempotency key (a retried or concurrent checkout) or, rarely,
-/// the random order number. The caller tells which; neither aborts `tx`.
-pub async fn insert_order(tx: &mut Tx, o: &OrderRow) -> Result<bool, StoreError> {
-    let sql = format!(
-        "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, \
-         $28, $29, $30, $31, $32, $33, $34) ON CONFLICT DO NOTHING"
-    );
-    Ok(on_tx!(tx, conn => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&o.id)
-            .bind(&o.number)
-            .bind(&o.market_code)
-            .bind(&o.account_id)
-            .bind(&o.idempotency_key)
-            .bind(&o.status)
-            .bind(&o.delivery_mode)
-            .bind(&o.slot_id)
-            .bind(o.deliver_from)
-            .bind(o.deliver_until)
-            .bind(&o.moved_reason)
-            .bind(&o.recipient_name)
-            .bind(&o.recipient_phone)
-            .bind(&o.address)
-            .bind(o.latitude)
-            .bind(o.longitude)
-            .bind(o.distance_m)
-            .bind(&o.delivery_quoted_by)
-            .bind(o.subtotal_fen)
-            .bind(o.adjustment_fen)
-            .bind(o.delivery_fee_fen)
-            .bind(o.total_fen)
-            .bind(o.paid_fen)
-            .bind(o.refunded_fen)
-            .bind(&o.payment_provider)
-            .bind(o.placed_at)
-            .bind(o.paid_at)
-            .bind(o.verify_by)
-            .bind(o.accepted_at)
-            .bind(o.late_flagged_at)
-            .bind(&o.carrier)
-            .bind(&o.tracking_number)
-            .bind(&o.proof_media_ids)
-            .bind(o.updated_at)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected() == 1
-    }))
+/// A new order. It touches no row when it clashes with an existing one:
+/// the customer's idempotency key (a retried or concurrent checkout) or,
+/// rarely, the random order number. The caller tells which.
+pub(crate) fn insert_order(o: &OrderRow) -> Statement {
+    let mut insert = Insert::into("orders", ORDER_COLUMNS);
+    insert.row(vec![
+        text(&o.id),
+        text(&o.number),
+        text(&o.market_code),
+        text(&o.account_id),
+        text(&o.idempotency_key),
+        text(&o.status),
+        text(&o.delivery_mode),
+        opt_text(&o.slot_id),
+        Arg::Int(o.deliver_from),
+        Arg::Int(o.deliver_until),
+        opt_text(&o.moved_reason),
+        text(&o.recipient_name),
+        text(&o.recipient_phone),
+        text(&o.address),
+        Arg::Real(o.latitude),
+        Arg::Real(o.longitude),
+        Arg::Int(o.distance_m),
+        text(&o.delivery_quoted_by),
+        Arg::Int(o.subtotal_fen),
+        Arg::Int(o.adjustment_fen),
+        Arg::Int(o.delivery_fee_fen),
+        Arg::Int(o.total_fen),
+        Arg::Int(o.paid_fen),
+        Arg::Int(o.refunded_fen),
+        text(&o.payment_provider),
+        Arg::Int(o.placed_at),
+        Arg::OptInt(o.paid_at),
+        Arg::OptInt(o.verify_by),
+        Arg::OptInt(o.accepted_at),
+        Arg::OptInt(o.late_flagged_at),
+        opt_text(&o.carrier),
+        opt_text(&o.tracking_number),
+        text(&o.proof_media_ids),
+        Arg::Int(o.updated_at),
+    ]);
+    let statement = insert.statement().expect("one row");
+    statement.or_skip()
 }
 
 pub async fn find_order(store: &Store, id: &str) -> Result<Option<OrderRow>, StoreError> {
@@ -501,19 +503,18 @@ pub struct PartRow {
     pub subtotal_fen: i64,
 }
 
-pub async fn insert_part(tx: &mut Tx, p: &PartRow) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO order_parts (id, order_id, merchant_id, subtotal_fen) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&p.id)
-        .bind(&p.order_id)
-        .bind(&p.merchant_id)
-        .bind(p.subtotal_fen)
-        .execute(&mut *conn)
-        .await?;
-    });
-    Ok(())
+/// An order's parts, in one statement.
+pub(crate) fn insert_parts(parts: &[PartRow]) -> Insert {
+    let mut insert = Insert::into("order_parts", "id, order_id, merchant_id, subtotal_fen");
+    for p in parts {
+        insert.row(vec![
+            text(&p.id),
+            text(&p.order_id),
+            text(&p.merchant_id),
+            Arg::Int(p.subtotal_fen),
+        ]);
+    }
+    insert
 }
 
 pub async fn parts_of(store: &Store, order_id: &str) -> Result<Vec<PartRow>, StoreError> {
@@ -556,37 +557,34 @@ const LINE_COLUMNS: &str = "id, order_id, part_id, product_id, variant_id, produ
      subtotal_fen, adjustment_fen, total_fen, picked_weight_g, picked_at, picked_by, final_fen, \
      position";
 
-pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
-    let sql = format!(
-        "INSERT INTO order_lines ({LINE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-    );
-    on_tx!(tx, conn => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&l.id)
-            .bind(&l.order_id)
-            .bind(&l.part_id)
-            .bind(&l.product_id)
-            .bind(&l.variant_id)
-            .bind(&l.product_name)
-            .bind(&l.variant_name)
-            .bind(&l.sku_code)
-            .bind(l.sold_by_weight)
-            .bind(l.unit_price_fen)
-            .bind(l.quantity)
-            .bind(l.estimated_weight_g)
-            .bind(l.subtotal_fen)
-            .bind(l.adjustment_fen)
-            .bind(l.total_fen)
-            .bind(l.picked_weight_g)
-            .bind(l.picked_at)
-            .bind(&l.picked_by)
-            .bind(l.final_fen)
-            .bind(l.position)
-            .execute(&mut *conn)
-            .await?;
-    });
-    Ok(())
+/// An order's lines, in one statement.
+pub(crate) fn insert_lines(lines: &[LineRow]) -> Insert {
+    let mut insert = Insert::into("order_lines", LINE_COLUMNS);
+    for l in lines {
+        insert.row(vec![
+            text(&l.id),
+            text(&l.order_id),
+            text(&l.part_id),
+            text(&l.product_id),
+            text(&l.variant_id),
+            text(&l.product_name),
+            text(&l.variant_name),
+            text(&l.sku_code),
+            Arg::Bool(l.sold_by_weight),
+            Arg::Int(l.unit_price_fen),
+            Arg::Int(l.quantity),
+            Arg::OptInt(l.estimated_weight_g),
+            Arg::Int(l.subtotal_fen),
+            Arg::Int(l.adjustment_fen),
+            Arg::Int(l.total_fen),
+            Arg::OptInt(l.picked_weight_g),
+            Arg::OptInt(l.picked_at),
+            opt_text(&l.picked_by),
+            Arg::OptInt(l.final_fen),
+            Arg::Int(l.position),
+        ]);
+    }
+    insert
 }
 
 pub async fn lines_of(store: &Store, order_id: &str) -> Result<Vec<LineRow>, StoreError> {
@@ -636,24 +634,25 @@ pub struct AdjustmentRow {
     pub amount_fen: i64,
 }
 
-pub async fn insert_adjustment(tx: &mut Tx, a: &AdjustmentRow) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO order_adjustments (id, order_id, line_id, plugin, code, reason_zh, \
-             reason_en, amount_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&a.id)
-        .bind(&a.order_id)
-        .bind(&a.line_id)
-        .bind(&a.plugin)
-        .bind(&a.code)
-        .bind(&a.reason_zh)
-        .bind(&a.reason_en)
-        .bind(a.amount_fen)
-        .execute(&mut *conn)
-        .await?;
-    });
-    Ok(())
+/// An order's price adjustments, in one statement.
+pub(crate) fn insert_adjustments(adjustments: &[AdjustmentRow]) -> Insert {
+    let mut insert = Insert::into(
+        "order_adjustments",
+        "id, order_id, line_id, plugin, code, reason_zh, reason_en, amount_fen",
+    );
+    for a in adjustments {
+        insert.row(vec![
+            text(&a.id),
+            text(&a.order_id),
+            opt_text(&a.line_id),
+            text(&a.plugin),
+            text(&a.code),
+            text(&a.reason_zh),
+            text(&a.reason_en),
+            Arg::Int(a.amount_fen),
+        ]);
+    }
+    insert
 }
 
 pub async fn adjustments_of(
@@ -680,22 +679,20 @@ pub struct EventRow {
     pub at: i64,
 }
 
-pub async fn insert_event(tx: &mut Tx, e: &EventRow) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO order_events (id, order_id, status, actor, note, at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&e.id)
-        .bind(&e.order_id)
-        .bind(&e.status)
-        .bind(&e.actor)
-        .bind(&e.note)
-        .bind(e.at)
-        .execute(&mut *conn)
-        .await?;
-    });
-    Ok(())
+/// Timeline entries, in one statement.
+pub(crate) fn insert_events(events: &[EventRow]) -> Insert {
+    let mut insert = Insert::into("order_events", "id, order_id, status, actor, note, at");
+    for e in events {
+        insert.row(vec![
+            text(&e.id),
+            text(&e.order_id),
+            text(&e.status),
+            text(&e.actor),
+            text(&e.note),
+            Arg::Int(e.at),
+        ]);
+    }
+    insert
 }
 
 pub async fn events_of(store: &Store, order_id: &str) -> Result<Vec<EventRow>, StoreError> {
@@ -710,15 +707,14 @@ pub async fn events_of(store: &Store, order_id: &str) -> Result<Vec<EventRow>, S
 }
 
 /// Counts units toward a product's sales (the `SALES` sort).
-pub async fn add_sales(tx: &mut Tx, product_id: &str, units: i64) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query("UPDATE products SET sales_count = sales_count + $2 WHERE id = $1")
-            .bind(product_id)
-            .bind(units)
-            .execute(&mut *conn)
-            .await?;
-    });
-    Ok(())
+pub(crate) fn add_sales(product_id: &str, units: i64) -> Statement {
+    let mut args = Args::default();
+    let sql = format!(
+        "UPDATE products SET sales_count = sales_count + {} WHERE id = {}",
+        args.int(units),
+        args.text(product_id)
+    );
+    Statement::new(sql, args)
 }
 
 // ---- payments and refunds ----
@@ -739,6 +735,24 @@ pub struct PaymentRow {
 
 const PAYMENT_COLUMNS: &str = "id, order_id, provider, status, amount_fen, provider_ref, failure, \
      idempotency_key, created_at, updated_at";
+
+/// A new order's payment, in the order's own write.
+pub(crate) fn payment_statement(p: &PaymentRow) -> Statement {
+    let mut insert = Insert::into("payments", PAYMENT_COLUMNS);
+    insert.row(vec![
+        text(&p.id),
+        text(&p.order_id),
+        text(&p.provider),
+        text(&p.status),
+        Arg::Int(p.amount_fen),
+        opt_text(&p.provider_ref),
+        opt_text(&p.failure),
+        text(&p.idempotency_key),
+        Arg::Int(p.created_at),
+        Arg::Int(p.updated_at),
+    ]);
+    insert.statement().expect("one row")
+}
 
 /// Opens a payment intent; `false` when this key already opened one.
 pub async fn insert_payment(tx: &mut Tx, p: &PaymentRow) -> Result<bool, StoreError> {

@@ -4,8 +4,10 @@
 //! nodes never hand out the same event at the same moment, and marks them
 //! dispatched once every receiver has had it.
 
+use super::batch::{Insert, text};
+use super::catalogue::Arg;
 use super::{Store, StoreError, Tx};
-use crate::{on_pool, on_tx};
+use crate::on_pool;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct OutboxRow {
@@ -25,20 +27,29 @@ pub struct OutboxRow {
 
 const COLUMNS: &str = "id, market_code, kind, subject_id, payload, created_at, attempts, claimed_until, dispatched_at";
 
-pub async fn append(tx: &mut Tx, e: &OutboxRow) -> Result<(), StoreError> {
-    let sql = format!("INSERT INTO outbox ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 0, 0, NULL)");
-    on_tx!(tx, conn => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&e.id)
-            .bind(&e.market_code)
-            .bind(&e.kind)
-            .bind(&e.subject_id)
-            .bind(&e.payload)
-            .bind(e.created_at)
-            .execute(&mut *conn)
-            .await?;
-    });
+/// Events, in one statement, in the caller's transaction.
+pub async fn append(tx: &mut Tx, events: &[OutboxRow]) -> Result<(), StoreError> {
+    insert(events).execute(tx).await?;
     Ok(())
+}
+
+/// Events in one statement, for the transaction of the change they report.
+pub(crate) fn insert(events: &[OutboxRow]) -> Insert {
+    let mut insert = Insert::into("outbox", COLUMNS);
+    for e in events {
+        insert.row(vec![
+            text(&e.id),
+            text(&e.market_code),
+            text(&e.kind),
+            text(&e.subject_id),
+            text(&e.payload),
+            Arg::Int(e.created_at),
+            Arg::Int(0),
+            Arg::Int(0),
+            Arg::OptInt(None),
+        ]);
+    }
+    insert
 }
 
 /// Claims up to `limit` undispatched events, oldest first, that no other

@@ -5,6 +5,7 @@
 //! `SKIP LOCKED` (PostgreSQL) or one conditional UPDATE (SQLite, one writer)
 //! hands each due delivery to exactly one worker at a time.
 
+use super::catalogue::{Args, execute};
 use super::{Store, StoreError, Tx};
 use crate::{on_pool, on_tx};
 
@@ -153,15 +154,23 @@ pub async fn insert_delivery(tx: &mut Tx, d: &DeliveryRow) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Marks an outbox event dispatched inside the fan-out's transaction.
-pub async fn mark_event_dispatched(tx: &mut Tx, event_id: &str, at: i64) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query("UPDATE outbox SET dispatched_at = $2 WHERE id = $1")
-            .bind(event_id)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
-    });
+/// Marks outbox events dispatched inside the fan-out's transaction.
+pub async fn mark_events_dispatched(
+    tx: &mut Tx,
+    event_ids: &[String],
+    at: i64,
+) -> Result<(), StoreError> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    // One statement for the whole batch.
+    let mut args = Args::default();
+    let at = args.int(at);
+    let sql = format!(
+        "UPDATE outbox SET dispatched_at = {at} WHERE id IN ({})",
+        args.texts(event_ids)
+    );
+    execute(tx, sql, &args).await?;
     Ok(())
 }
 

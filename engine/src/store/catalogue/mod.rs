@@ -6,6 +6,7 @@ mod browse;
 mod stock;
 
 pub use browse::{BrowseQuery, BrowseRow, FeedRow, Sort, browse, feed_candidates};
+pub(crate) use stock::reservation;
 pub use stock::{
     MovementRow, adjust_on_hand, commit_sale, record_movement, release, reserve, restore_listings,
     suspend_listings,
@@ -19,7 +20,27 @@ use crate::{on_pool, on_tx};
 pub(crate) enum Arg {
     Text(String),
     Int(i64),
+    OptText(Option<String>),
+    OptInt(Option<i64>),
+    Bool(bool),
+    Real(f64),
 }
+
+/// `bind_arg!(query, arg)`: binds one run-time argument, whichever backend
+/// the query is for.
+macro_rules! bind_arg {
+    ($q:expr, $a:expr) => {
+        match $a {
+            Arg::Text(s) => $q.bind(s.clone()),
+            Arg::Int(i) => $q.bind(*i),
+            Arg::OptText(s) => $q.bind(s.clone()),
+            Arg::OptInt(i) => $q.bind(*i),
+            Arg::Bool(b) => $q.bind(*b),
+            Arg::Real(r) => $q.bind(*r),
+        }
+    };
+}
+pub(crate) use bind_arg;
 
 /// Collects arguments and hands out their `$n` placeholders.
 #[derive(Debug, Default)]
@@ -58,10 +79,7 @@ where
     Ok(on_pool!(store, pool => {
         let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
         for a in &args.0 {
-            q = match a {
-                Arg::Text(s) => q.bind(s.clone()),
-                Arg::Int(i) => q.bind(*i),
-            };
+            q = bind_arg!(q, a);
         }
         q.fetch_all(pool).await?
     }))
@@ -72,10 +90,7 @@ pub(crate) async fn execute(tx: &mut Tx, sql: String, args: &Args) -> Result<u64
     Ok(on_tx!(tx, conn => {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for a in &args.0 {
-            q = match a {
-                Arg::Text(s) => q.bind(s.clone()),
-                Arg::Int(i) => q.bind(*i),
-            };
+            q = bind_arg!(q, a);
         }
         q.execute(&mut *conn).await?.rows_affected()
     }))
@@ -415,6 +430,61 @@ pub async fn find_variant(store: &Store, id: &str) -> Result<Option<VariantRow>,
 /// Variants by id, in no particular order.
 pub async fn variants_by_ids(store: &Store, ids: &[String]) -> Result<Vec<VariantRow>, StoreError> {
     rows_by_ids(store, VARIANT_COLUMNS, "product_variants", ids).await
+}
+
+/// A variant as a cart sees it: its price and stock, its product, whether
+/// its shop trades and its category's code, in one row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OfferRow {
+    pub variant_id: String,
+    pub product_id: String,
+    pub sku_code: String,
+    pub variant_name: String,
+    pub sold_by_weight: bool,
+    pub price_fen: i64,
+    pub estimated_weight_g: Option<i64>,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub merchant_id: String,
+    pub market_code: String,
+    pub category_id: String,
+    pub category_code: Option<String>,
+    pub product_name: String,
+    pub minimum_package: String,
+    pub min_order_qty: i64,
+    pub status: String,
+    /// JSON list of tags.
+    pub tags: String,
+    pub merchant_active: bool,
+}
+
+/// An [`OfferRow`]'s columns, over `v` (variant) joined as [`OFFER_JOINS`] does.
+pub(crate) const OFFER_COLUMNS: &str = "v.id AS variant_id, v.product_id, v.sku_code, \
+     v.name AS variant_name, v.sold_by_weight, v.price_fen, v.estimated_weight_g, v.on_hand, \
+     v.reserved, p.merchant_id, p.market_code, p.category_id, c.code AS category_code, \
+     p.name AS product_name, p.minimum_package, p.min_order_qty, p.status, p.tags, \
+     COALESCE(m.status = 'active', FALSE) AS merchant_active";
+
+/// The product, shop and category of variant `v`.
+pub(crate) const OFFER_JOINS: &str = "JOIN products p ON p.id = v.product_id \
+     LEFT JOIN merchants m ON m.id = p.merchant_id \
+     LEFT JOIN categories c ON c.id = p.category_id";
+
+/// What carts need of some variants, in one query instead of one per table.
+pub async fn offers(store: &Store, variant_ids: &[String]) -> Result<Vec<OfferRow>, StoreError> {
+    if variant_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = Args::default();
+    let list = args.texts(variant_ids);
+    fetch_all(
+        store,
+        format!(
+            "SELECT {OFFER_COLUMNS} FROM product_variants v {OFFER_JOINS} WHERE v.id IN ({list})"
+        ),
+        &args,
+    )
+    .await
 }
 
 /// The variants of some products, by product then position.

@@ -4,14 +4,25 @@
 
 use super::{Args, execute};
 use crate::on_tx;
+use crate::store::batch::Statement;
 use crate::store::{Store, StoreError, Tx, now_ms};
 
 /// Reserves `qty` units for a checkout if that many are available; `false`
 /// (and nothing changed) when they are not.
 pub async fn reserve(tx: &mut Tx, variant_id: &str, qty: i64) -> Result<bool, StoreError> {
-    let sql = "UPDATE product_variants SET reserved = reserved + $2 \
-               WHERE id = $1 AND $2 > 0 AND on_hand - reserved >= $2";
-    Ok(one_row(tx, sql, variant_id, qty).await? == 1)
+    Ok(reservation(variant_id, qty).execute(tx).await? == 1)
+}
+
+/// [`reserve`] as a statement for a longer write: it touches one row, or
+/// none when the units are not there.
+pub(crate) fn reservation(variant_id: &str, qty: i64) -> Statement {
+    let mut args = Args::default();
+    let (id, qty) = (args.text(variant_id), args.int(qty));
+    let sql = format!(
+        "UPDATE product_variants SET reserved = reserved + {qty} \
+         WHERE id = {id} AND {qty} > 0 AND on_hand - reserved >= {qty}"
+    );
+    Statement::new(sql, args)
 }
 
 /// Gives back units reserved by a checkout that did not complete.
