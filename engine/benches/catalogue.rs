@@ -429,7 +429,7 @@ async fn seed(config: &Config, products: usize, merchant_count: usize) -> Vec<St
         }
         jobs.push((merchant_id.clone(), account_id.clone(), inputs));
     }
-    let parallel = if matches!(store, Store::Sqlite(_)) {
+    let parallel = if matches!(store, Store::Sqlite(..)) {
         2
     } else {
         8

@@ -214,7 +214,7 @@ async fn watch_shared_state(authz: Authz, plugins: PluginHost, store: Store) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut listener = match &store {
         Store::Postgres(pool) => listen(pool).await,
-        Store::Sqlite(_) => None,
+        Store::Sqlite(..) => None,
     };
     loop {
         let announced = async {

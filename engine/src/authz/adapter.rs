@@ -243,7 +243,7 @@ fn from_row((ptype, v0, v1, v2, v3, v4, v5): RuleRow) -> Rule {
 pub(super) async fn load_rules(store: &Store) -> Result<Vec<Rule>, StoreError> {
     const SQL: &str = "SELECT ptype, v0, v1, v2, v3, v4, v5 FROM casbin_rule ORDER BY id";
     let rows: Vec<RuleRow> = match store {
-        Store::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
+        Store::Sqlite(pool, _) => sqlx::query_as(SQL).fetch_all(pool).await?,
         Store::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
     };
     Ok(rows.into_iter().map(from_row).collect())
@@ -254,7 +254,7 @@ pub(super) async fn is_empty(store: &Store) -> Result<bool, StoreError> {
     // A count over at most one row: an integer on both backends and cheap on both.
     const SQL: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM casbin_rule LIMIT 1) AS any_rule";
     let count: i64 = match store {
-        Store::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+        Store::Sqlite(pool, _) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
         Store::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
     };
     Ok(count == 0)
@@ -288,7 +288,7 @@ macro_rules! bind_rule {
 /// Adds rules in one transaction; rules already present are left as they are.
 pub(super) async fn insert_rules(store: &Store, rules: &[Rule]) -> Result<(), StoreError> {
     match store {
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             let mut tx = pool.begin().await?;
             for rule in rules {
                 bind_rule!(sqlx::query(INSERT_SQLITE), rule)
@@ -313,7 +313,7 @@ pub(super) async fn insert_rules(store: &Store, rules: &[Rule]) -> Result<(), St
 /// Removes rules in one transaction; absent rules are no error.
 async fn delete_rules(store: &Store, rules: &[Rule]) -> Result<(), StoreError> {
     match store {
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             let mut tx = pool.begin().await?;
             for rule in rules {
                 bind_rule!(sqlx::query(DELETE_SQLITE), rule)
@@ -338,7 +338,7 @@ async fn delete_rules(store: &Store, rules: &[Rule]) -> Result<(), StoreError> {
 /// Replaces the whole table with `rules` in one transaction (casbin's save and clear).
 async fn replace_rules(store: &Store, rules: &[Rule]) -> Result<(), StoreError> {
     match store {
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             let mut tx = pool.begin().await?;
             sqlx::query(DELETE_ALL).execute(&mut *tx).await?;
             for rule in rules {
@@ -386,7 +386,7 @@ async fn delete_filtered(
     };
     // The text is built only from fixed column names and placeholders; values are bound.
     match store {
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql('?'))).bind(ptype);
             for (_, value) in &conditions {
                 query = query.bind(*value);

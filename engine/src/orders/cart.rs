@@ -14,7 +14,7 @@ use crate::plugins::MarketContext;
 use crate::plugins::types::{self, AdjustmentTarget, Customer, PriceInput};
 use crate::service_error::ServiceError;
 use crate::store::audit as audit_rows;
-use crate::store::batch::run_all;
+use crate::store::batch::{Write, Written, run_all};
 use crate::store::catalogue::{self as catalogue_rows, OfferRow};
 use crate::store::orders::{self as rows, CartOfferRow};
 use crate::store::{now_ms, rfc3339};
@@ -135,7 +135,10 @@ impl Orders {
         if (add && quantity < 1) || quantity < 0 {
             return Err(bad_quantity(locale));
         }
-        let current = rows::cart_lines(&self.store, account, market_code).await?;
+        let (cart, current) = match rows::find_cart(&self.store, account, market_code).await? {
+            Some((id, lines)) => (Some(id), lines),
+            None => (None, Vec::new()),
+        };
         let existing = current
             .iter()
             .find(|l| l.variant_id == variant_id)
@@ -181,15 +184,30 @@ impl Orders {
             }
         }
         let now = now_ms();
+        let change = |cart: &str| {
+            AuditEvent::new(caller, "cart.change", "cart", Some(cart))
+                .market(Some(market_code))
+                .before(&json!({ "variantId": variant_id, "quantity": existing.unwrap_or(0) }))
+                .after(&json!({ "variantId": variant_id, "quantity": wanted }))
+                .into_record()
+        };
+        if let Some(cart) = cart {
+            // The usual case, a cart already made: one write on its own.
+            let mut write = Write::default();
+            write.expect(rows::touch_cart(&cart, now), 1);
+            write.push(rows::set_cart_line(&cart, variant_id, wanted, now));
+            write.extend(audit_rows::insert_all(&[change(&cart)]).statement());
+            return match self.store.write_all(write).await? {
+                Written::Done => Ok(()),
+                Written::Refused { .. } => Err(ServiceError::Internal(format!(
+                    "cart {cart} vanished while it changed"
+                ))),
+            };
+        }
         let mut tx = self.store.begin_write().await?;
         let cart = rows::cart_id(&mut tx, account, market_code, &new_id(), now).await?;
-        let change = AuditEvent::new(caller, "cart.change", "cart", Some(&cart))
-            .market(Some(market_code))
-            .before(&json!({ "variantId": variant_id, "quantity": existing.unwrap_or(0) }))
-            .after(&json!({ "variantId": variant_id, "quantity": wanted }))
-            .into_record();
         let mut statements = vec![rows::set_cart_line(&cart, variant_id, wanted, now)];
-        statements.extend(audit_rows::insert_all(&[change]).statement());
+        statements.extend(audit_rows::insert_all(&[change(&cart)]).statement());
         run_all(&mut tx, statements).await?;
         tx.commit().await?;
         Ok(())

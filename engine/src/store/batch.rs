@@ -101,7 +101,7 @@ pub(crate) async fn run_all(
     statements: Vec<Statement>,
 ) -> Result<Vec<u64>, StoreError> {
     match tx {
-        Tx::Sqlite(t) => {
+        Tx::Sqlite(t, _) => {
             let mut counts = Vec::with_capacity(statements.len());
             for s in statements {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(s.sql));
@@ -224,7 +224,7 @@ impl super::Store {
     /// Runs `write` atomically on its own (see the module's notes).
     pub(crate) async fn write_all(&self, write: Write) -> Result<Written, StoreError> {
         match self {
-            super::Store::Sqlite(_) => {
+            super::Store::Sqlite(..) => {
                 let mut tx = self.begin_write().await?;
                 for (at, (statement, expected)) in
                     write.statements.into_iter().zip(write.expected).enumerate()

@@ -9,16 +9,20 @@
 use super::{Store, StoreError};
 
 /// A transaction on either backend. Dropped without `commit`, it rolls back:
-/// no half-written change survives an error or a cancelled request.
+/// no half-written change survives an error or a cancelled request. A
+/// SQLite write transaction holds the store's write gate until then.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    ),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Store::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Store::Sqlite(pool, _) => Tx::Sqlite(pool.begin().await?, None),
             Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -27,7 +31,7 @@ impl Store {
 impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -45,7 +49,7 @@ impl Store {
             + Unpin,
     {
         Ok(match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(key)
                     .fetch_optional(pool)
@@ -71,7 +75,7 @@ impl Store {
             + Unpin,
     {
         Ok(match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(key)
                     .fetch_all(pool)
@@ -89,10 +93,20 @@ impl Store {
     /// A write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a transaction that reads and then writes would
     /// otherwise fail outright when another writer commits in between,
-    /// instead of waiting its turn.
+    /// instead of waiting its turn. Writers first queue at the store's
+    /// write gate, in the order they came: SQLite's own wait for its lock
+    /// sleeps and retries, which under load starves some writers for
+    /// hundreds of milliseconds.
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(pool, gate) => {
+                let turn = gate
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -103,7 +117,7 @@ impl Store {
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite($pool, _) => $body,
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
@@ -114,7 +128,7 @@ macro_rules! on_pool {
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+            $crate::store::Tx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }

@@ -24,7 +24,7 @@ pub struct AppliedMigration {
 pub(super) async fn ensure(store: &Store) -> Result<(), StoreError> {
     let fresh = uuid::Uuid::new_v4().to_string();
     match store {
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             sqlx::query(
                 "INSERT INTO store_identity (singleton, store_id) VALUES (1, ?1) \
                  ON CONFLICT (singleton) DO NOTHING",
@@ -49,7 +49,7 @@ pub(super) async fn ensure(store: &Store) -> Result<(), StoreError> {
 impl Store {
     pub async fn identity(&self) -> Result<StoreIdentity, StoreError> {
         let (store_id, created_at): (String, String) = match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 sqlx::query_as(
                     "SELECT store_id, created_at FROM store_identity WHERE singleton = 1",
                 )
@@ -81,7 +81,7 @@ impl Store {
     ) -> Result<Vec<AppliedMigration>, StoreError> {
         let after = after_version.unwrap_or(i64::MIN);
         let rows: Vec<(i64, String, String)> = match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 sqlx::query_as(
                     "SELECT version, description, strftime('%Y-%m-%dT%H:%M:%SZ', installed_on) \
                      FROM _sqlx_migrations WHERE success AND version > ?1 \

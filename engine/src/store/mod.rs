@@ -24,6 +24,7 @@ pub mod revision;
 pub mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -31,6 +32,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::Semaphore;
 
 pub use dialect::{Tx, now_ms, parse_rfc3339, rfc3339};
 pub use identity::{AppliedMigration, StoreIdentity};
@@ -113,10 +115,12 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// A cheap, cloneable handle on the connection pool.
+/// A cheap, cloneable handle on the connection pool. SQLite's carries the
+/// gate its write transactions queue at (one writer at a time, first come
+/// first served).
 #[derive(Debug, Clone)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Arc<Semaphore>),
     Postgres(PgPool),
 }
 
@@ -154,7 +158,7 @@ impl Store {
                 .acquire_timeout(acquire_timeout)
                 .connect_with(options)
                 .await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(pool, Arc::new(Semaphore::new(1))))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(&url).map_err(|e| bad_url(e.to_string()))?;
             let pool = PgPoolOptions::new()
@@ -171,7 +175,7 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Sqlite(..) => Backend::Sqlite,
             Store::Postgres(_) => Backend::Postgres,
         }
     }
@@ -179,7 +183,7 @@ impl Store {
     /// Applies pending migrations and records the store's identity on first use.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Store::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
             Store::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         identity::ensure(self).await
@@ -188,7 +192,7 @@ impl Store {
     /// Answers whether the database takes queries right now.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, _) => {
                 sqlx::query("SELECT 1").execute(pool).await?;
             }
             Store::Postgres(pool) => {
@@ -200,7 +204,7 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(pool) => pool.close().await,
+            Store::Sqlite(pool, _) => pool.close().await,
             Store::Postgres(pool) => pool.close().await,
         }
     }

@@ -41,23 +41,51 @@ pub async fn cart_id(
     }))
 }
 
-/// The lines of the customer's cart in a market, oldest first.
-pub async fn cart_lines(
+/// The customer's cart in a market, if made yet: its id and its lines,
+/// oldest first.
+pub async fn find_cart(
     store: &Store,
     account_id: &str,
     market: &str,
-) -> Result<Vec<CartLineRow>, StoreError> {
-    Ok(on_pool!(store, pool => {
+) -> Result<Option<(String, Vec<CartLineRow>)>, StoreError> {
+    type Row = (String, Option<String>, Option<i64>, Option<i64>);
+    let found: Vec<Row> = on_pool!(store, pool => {
         sqlx::query_as(
-            "SELECT l.variant_id, l.quantity, l.added_at FROM cart_lines l \
-             JOIN carts c ON c.id = l.cart_id WHERE c.account_id = $1 AND c.market_code = $2 \
+            "SELECT k.id, l.variant_id, l.quantity, l.added_at FROM carts k \
+             LEFT JOIN cart_lines l ON l.cart_id = k.id \
+             WHERE k.account_id = $1 AND k.market_code = $2 \
              ORDER BY l.added_at, l.variant_id",
         )
         .bind(account_id)
         .bind(market)
         .fetch_all(pool)
         .await?
-    }))
+    });
+    let Some(id) = found.first().map(|r| r.0.clone()) else {
+        return Ok(None);
+    };
+    let lines = found
+        .into_iter()
+        .filter_map(|(_, variant, quantity, added)| {
+            Some(CartLineRow {
+                variant_id: variant?,
+                quantity: quantity?,
+                added_at: added?,
+            })
+        })
+        .collect();
+    Ok(Some((id, lines)))
+}
+
+/// Marks a cart changed; touches its row, or none if there is no such cart.
+pub(crate) fn touch_cart(cart_id: &str, now: i64) -> Statement {
+    let mut args = Args::default();
+    let sql = format!(
+        "UPDATE carts SET updated_at = {} WHERE id = {}",
+        args.int(now),
+        args.text(cart_id)
+    );
+    Statement::new(sql, args)
 }
 
 /// A cart line with what the catalogue says of its variant now.

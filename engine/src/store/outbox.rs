@@ -62,7 +62,7 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let sql = match store {
-        Store::Sqlite(_) => format!(
+        Store::Sqlite(..) => format!(
             "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN (\
              SELECT id FROM outbox WHERE dispatched_at IS NULL AND claimed_until <= $1 \
              ORDER BY created_at, id LIMIT $3) RETURNING {COLUMNS}"

@@ -184,7 +184,7 @@ pub async fn claim_due(
     limit: i64,
 ) -> Result<Vec<DueDelivery>, StoreError> {
     let lock = match store {
-        Store::Sqlite(_) => "",
+        Store::Sqlite(..) => "",
         Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
     // SQLite has no data-modifying CTEs: claim, then read what was claimed.
