@@ -8,6 +8,13 @@ use clap::{Parser, Subcommand};
 use shiji::config::Config;
 use shiji::{server, telemetry};
 
+/// A request allocates and frees many small buffers across tokio's threads.
+/// In the checkout benchmark glibc's malloc and free took about 8 % of the
+/// whole machine's CPU samples (server, database and client together);
+/// with mimalloc the server's allocator time is about a third smaller.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod plugin_cli;
 mod transfer_cli;
 
