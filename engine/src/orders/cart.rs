@@ -14,7 +14,7 @@ use crate::plugins::MarketContext;
 use crate::plugins::types::{self, AdjustmentTarget, Customer, PriceInput};
 use crate::service_error::ServiceError;
 use crate::store::audit as audit_rows;
-use crate::store::batch::{Write, Written, run_all};
+use crate::store::batch::{Write, Written};
 use crate::store::catalogue::{self as catalogue_rows, OfferRow};
 use crate::store::orders::{self as rows, CartOfferRow};
 use crate::store::{now_ms, rfc3339};
@@ -128,6 +128,31 @@ impl Orders {
         quantity: i64,
         add: bool,
     ) -> Result<(), ServiceError> {
+        // A first change can lose the race to make the cart to a second
+        // one of the same customer's; the cart is there the next time.
+        for _ in 0..2 {
+            if self
+                .try_change_cart_line(caller, market_code, variant_id, quantity, add)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(ServiceError::Internal(format!(
+            "the cart in {market_code} kept changing under a change of it"
+        )))
+    }
+
+    /// One attempt: `false` when the cart was made or gone meanwhile and
+    /// nothing was written.
+    async fn try_change_cart_line(
+        &self,
+        caller: &Caller,
+        market_code: &str,
+        variant_id: &str,
+        quantity: i64,
+        add: bool,
+    ) -> Result<bool, ServiceError> {
         let locale = caller.locale;
         let Some(account) = caller.actor.account_id() else {
             return Err(ServiceError::Unauthenticated(caller.credential_problem));
@@ -184,33 +209,28 @@ impl Orders {
             }
         }
         let now = now_ms();
-        let change = |cart: &str| {
-            AuditEvent::new(caller, "cart.change", "cart", Some(cart))
-                .market(Some(market_code))
-                .before(&json!({ "variantId": variant_id, "quantity": existing.unwrap_or(0) }))
-                .after(&json!({ "variantId": variant_id, "quantity": wanted }))
-                .into_record()
+        // The cart is touched, or made on first use, in the same write.
+        let (cart, cart_row) = match cart {
+            Some(id) => {
+                let touch = rows::touch_cart(&id, now);
+                (id, touch)
+            }
+            None => {
+                let id = new_id();
+                let make = rows::insert_cart(&id, account, market_code, now);
+                (id, make)
+            }
         };
-        if let Some(cart) = cart {
-            // The usual case, a cart already made: one write on its own.
-            let mut write = Write::default();
-            write.expect(rows::touch_cart(&cart, now), 1);
-            write.push(rows::set_cart_line(&cart, variant_id, wanted, now));
-            write.extend(audit_rows::insert_all(&[change(&cart)]).statement());
-            return match self.store.write_all(write).await? {
-                Written::Done => Ok(()),
-                Written::Refused { .. } => Err(ServiceError::Internal(format!(
-                    "cart {cart} vanished while it changed"
-                ))),
-            };
-        }
-        let mut tx = self.store.begin_write().await?;
-        let cart = rows::cart_id(&mut tx, account, market_code, &new_id(), now).await?;
-        let mut statements = vec![rows::set_cart_line(&cart, variant_id, wanted, now)];
-        statements.extend(audit_rows::insert_all(&[change(&cart)]).statement());
-        run_all(&mut tx, statements).await?;
-        tx.commit().await?;
-        Ok(())
+        let change = AuditEvent::new(caller, "cart.change", "cart", Some(&cart))
+            .market(Some(market_code))
+            .before(&json!({ "variantId": variant_id, "quantity": existing.unwrap_or(0) }))
+            .after(&json!({ "variantId": variant_id, "quantity": wanted }))
+            .into_record();
+        let mut write = Write::default();
+        write.expect(cart_row, 1);
+        write.push(rows::set_cart_line(&cart, variant_id, wanted, now));
+        write.extend(audit_rows::insert_all(&[change]).statement());
+        Ok(self.store.write_all(write).await? == Written::Done)
     }
 
     /// The variant with its product, if a customer can buy it in this market now.

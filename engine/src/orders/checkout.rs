@@ -177,13 +177,12 @@ impl Orders {
         input: CheckoutInput,
     ) -> Result<CheckoutOutcome, ServiceError> {
         let locale = caller.locale;
-        let (account, key) = (account.to_string(), key.to_string());
         let market = self
             .markets
             .find(market_code)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let lines = rows::cart_offers(&self.store, &account, market_code).await?;
+        let lines = rows::cart_offers(&self.store, account, market_code).await?;
         if lines.is_empty() {
             return Err(reject(
                 "EMPTY_CART",
@@ -287,8 +286,8 @@ impl Orders {
         )
         .await?;
 
-        let mut order = self.order_row(&account, &market.code, &key, &input, &cart, &plan, now);
-        let mut intent = payments::intent(&order, &key, input.payment.provider, now);
+        let mut order = self.order_row(account, &market.code, key, &input, &cart, &plan, now);
+        let mut intent = payments::intent(&order, key, input.payment.provider, now);
         // A provider that answers in-process (cash) is settled in the
         // order's own write: one commit for the whole checkout.
         let local = payments::provider(input.payment.provider).answers_locally();
@@ -359,7 +358,7 @@ impl Orders {
                 .into_iter()
                 .filter_map(Insert::statement),
             );
-            write.push(rows::clear_cart(&account, &market.code));
+            write.push(rows::clear_cart(account, &market.code));
             write.push(rows::payment_statement(&intent));
             write.extend(journal.statements());
             // Last, the rows every checkout of the same goods contends for:
@@ -368,18 +367,21 @@ impl Orders {
                 .slot_id
                 .as_deref()
                 .map(|slot| write.expect(rows::book_slot(slot), 1));
-            let first_reservation = write.statements_len();
-            for line in &reservations {
-                write.expect(
-                    catalogue_rows::reservation(&line.variant_id, line.quantity),
-                    1,
-                );
-            }
+            let reserved: Vec<(usize, &super::CartLine)> = reservations
+                .iter()
+                .map(|line| {
+                    let at = write.expect(
+                        catalogue_rows::reservation(&line.variant_id, line.quantity),
+                        1,
+                    );
+                    (at, *line)
+                })
+                .collect();
             match self.store.write_all(write).await? {
                 Written::Done => break (journal, contents),
                 Written::Refused { at } if at == new_order => {
                     // A concurrent checkout with the same key won: answer its order.
-                    if let Some(first) = rows::order_by_key(&self.store, &account, &key).await? {
+                    if let Some(first) = rows::order_by_key(&self.store, account, key).await? {
                         return self.replay(first).await;
                     }
                     // Otherwise the random number was taken: draw another.
@@ -401,8 +403,9 @@ impl Orders {
                     ));
                 }
                 Written::Refused { at } => {
-                    let line = reservations
-                        .get(at.wrapping_sub(first_reservation))
+                    let (_, line) = reserved
+                        .iter()
+                        .find(|(position, _)| *position == at)
                         .ok_or_else(|| {
                             ServiceError::Internal(format!("checkout refused at {at}"))
                         })?;

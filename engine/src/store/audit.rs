@@ -6,7 +6,7 @@
 use super::batch::{Insert, opt_text, text};
 use super::catalogue::Arg;
 use super::{Store, StoreError, Tx};
-use crate::{on_pool, on_tx};
+use crate::on_pool;
 
 /// One audited event, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,9 +75,7 @@ macro_rules! bind_record {
 
 /// Appends inside `tx`: the record commits or rolls back with the change it describes.
 pub async fn append(tx: &mut Tx, record: &AuditRecord) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        bind_record!(sqlx::query(INSERT), record).execute(&mut *conn).await?;
-    });
+    insert_all(std::slice::from_ref(record)).execute(tx).await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@
 
 use sqlx::Row as _;
 
-use super::catalogue::{Arg, Args, bind_arg};
+use super::catalogue::{Arg, Args, bind_arg, execute};
 use super::{StoreError, Tx};
 
 /// One statement with its own arguments, numbered from `$1`. It must be an
@@ -43,7 +43,7 @@ impl Statement {
 
     /// Runs alone in `tx`; the rows it touched.
     pub async fn execute(self, tx: &mut Tx) -> Result<u64, StoreError> {
-        Ok(run_all(tx, vec![self]).await?[0])
+        execute(tx, self.sql, &self.args).await
     }
 }
 
@@ -101,21 +101,7 @@ pub(crate) async fn run_all(
     statements: Vec<Statement>,
 ) -> Result<Vec<u64>, StoreError> {
     match tx {
-        Tx::Sqlite(t, _) => {
-            let mut counts = Vec::with_capacity(statements.len());
-            for s in statements {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(s.sql));
-                for a in &s.args.0 {
-                    q = bind_arg!(q, a);
-                }
-                counts.push(q.execute(&mut **t).await?.rows_affected());
-            }
-            Ok(counts)
-        }
-        Tx::Postgres(t) => {
-            if statements.is_empty() {
-                return Ok(Vec::new());
-            }
+        Tx::Postgres(t) if statements.len() > 1 => {
             let n = statements.len();
             let (sql, args) = counted(statements);
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -126,6 +112,14 @@ pub(crate) async fn run_all(
             (0..n)
                 .map(|i| Ok(row.try_get::<i64, _>(i)? as u64))
                 .collect()
+        }
+        // In-process SQLite, or a single statement: each on its own.
+        _ => {
+            let mut counts = Vec::with_capacity(statements.len());
+            for s in statements {
+                counts.push(s.execute(tx).await?);
+            }
+            Ok(counts)
         }
     }
 }
@@ -194,11 +188,6 @@ impl Write {
         self.statements.push(statement);
         self.expected.push(Some(rows));
         self.statements.len() - 1
-    }
-
-    /// How many statements it holds: the position of the next.
-    pub fn statements_len(&self) -> usize {
-        self.statements.len()
     }
 
     pub fn extend(&mut self, statements: impl IntoIterator<Item = Statement>) {

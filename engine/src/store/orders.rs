@@ -18,27 +18,19 @@ pub struct CartLineRow {
     pub added_at: i64,
 }
 
-/// The id of the customer's cart in a market, made on first use.
-pub async fn cart_id(
-    tx: &mut Tx,
-    account_id: &str,
-    market: &str,
-    new_id: &str,
-    now: i64,
-) -> Result<String, StoreError> {
-    Ok(on_tx!(tx, conn => {
-        sqlx::query_scalar::<_, String>(
-            "INSERT INTO carts (id, account_id, market_code, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (account_id, market_code) \
-             DO UPDATE SET updated_at = $4 RETURNING id",
-        )
-        .bind(new_id)
-        .bind(account_id)
-        .bind(market)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?
-    }))
+/// A new cart; it touches no row when the customer already has one in
+/// the market.
+pub(crate) fn insert_cart(id: &str, account_id: &str, market: &str, now: i64) -> Statement {
+    let mut args = Args::default();
+    let now = args.int(now);
+    let sql = format!(
+        "INSERT INTO carts (id, account_id, market_code, created_at, updated_at) \
+         VALUES ({}, {}, {}, {now}, {now})",
+        args.text(id),
+        args.text(account_id),
+        args.text(market)
+    );
+    Statement::new(sql, args).or_skip()
 }
 
 /// The customer's cart in a market, if made yet: its id and its lines,
@@ -784,26 +776,7 @@ pub(crate) fn payment_statement(p: &PaymentRow) -> Statement {
 
 /// Opens a payment intent; `false` when this key already opened one.
 pub async fn insert_payment(tx: &mut Tx, p: &PaymentRow) -> Result<bool, StoreError> {
-    let sql = format!(
-        "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (order_id, idempotency_key) DO NOTHING"
-    );
-    Ok(on_tx!(tx, conn => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&p.id)
-            .bind(&p.order_id)
-            .bind(&p.provider)
-            .bind(&p.status)
-            .bind(p.amount_fen)
-            .bind(&p.provider_ref)
-            .bind(&p.failure)
-            .bind(&p.idempotency_key)
-            .bind(p.created_at)
-            .bind(p.updated_at)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected() == 1
-    }))
+    Ok(payment_statement(p).or_skip().execute(tx).await? == 1)
 }
 
 /// Settles a pending intent with the provider's answer; `false` if it was
