@@ -3,6 +3,10 @@
 //! delivery rules. Its published information is public; changing it is for
 //! platform administrators (create) and the market's own administrators (update).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -84,21 +88,72 @@ pub struct MarketInput {
     pub compensation_standard: Option<String>,
 }
 
+/// How long a market read from the store is answered from memory. Every
+/// checkout and cart reads its market; a change made on this node is seen at
+/// once, one made on another node within this long.
+const FRESH_FOR: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct Markets {
     store: Store,
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// Markets lately read. `generation` moves on every change made here, so a
+/// read that started before a change never stores what it read.
+#[derive(Default)]
+struct Recent {
+    entries: HashMap<String, (Instant, Market)>,
+    generation: u64,
 }
 
 impl Markets {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            recent: Arc::default(),
+        }
     }
 
+    /// The market, as read at most [`FRESH_FOR`] ago.
     pub async fn find(&self, code: &str) -> Result<Option<Market>, ServiceError> {
+        let generation = {
+            let Ok(recent) = self.recent.lock() else {
+                return self.read(code).await;
+            };
+            if let Some((at, market)) = recent.entries.get(code)
+                && at.elapsed() < FRESH_FOR
+            {
+                return Ok(Some(market.clone()));
+            }
+            recent.generation
+        };
+        let found = self.read(code).await?;
+        if let Some(market) = &found
+            && let Ok(mut recent) = self.recent.lock()
+            && recent.generation == generation
+        {
+            recent
+                .entries
+                .insert(code.to_string(), (Instant::now(), market.clone()));
+        }
+        Ok(found)
+    }
+
+    /// The market as the store has it now.
+    async fn read(&self, code: &str) -> Result<Option<Market>, ServiceError> {
         rows::find(&self.store, code)
             .await?
             .map(from_row)
             .transpose()
+    }
+
+    /// Drops what is remembered of a market this node just changed.
+    fn forget(&self, code: &str) {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.generation += 1;
+            recent.entries.remove(code);
+        }
     }
 
     pub async fn list(&self, after: Option<&str>, limit: i64) -> Result<Vec<Market>, ServiceError> {
@@ -189,7 +244,9 @@ impl Markets {
         code: &str,
         input: MarketInput,
     ) -> Result<Market, ServiceError> {
-        let before = self.find(code).await?.ok_or(ServiceError::NotFound)?;
+        // Read afresh: the whole row is written back, so a remembered copy
+        // could undo a change made on another node.
+        let before = self.read(code).await?.ok_or(ServiceError::NotFound)?;
         let now = now_ms();
         let after = apply(before.clone(), input, now);
         validate(&after, caller.locale)?;
@@ -202,6 +259,7 @@ impl Markets {
             .append(&mut tx)
             .await?;
         tx.commit().await?;
+        self.forget(code);
         Ok(after)
     }
 }
@@ -433,4 +491,87 @@ fn state(m: &Market) -> serde_json::Value {
         "delivery": m.delivery,
         "compensationStandard": m.compensation_standard,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    async fn two_nodes() -> (Markets, Markets, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.database.url = format!("sqlite://{}", dir.path().join("shiji.db").display());
+        let store = Store::connect(&config).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let other = Store::connect(&config).await.expect("connect again");
+        (Markets::new(store), Markets::new(other), dir)
+    }
+
+    fn named(name: &str) -> MarketInput {
+        MarketInput {
+            name: Some(name.into()),
+            ..MarketInput::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_is_seen_at_once_here_and_within_a_moment_elsewhere() {
+        let (here, elsewhere, _dir) = two_nodes().await;
+        let caller = Caller::system();
+        let input = MarketInput {
+            centre: Some((31.3, 120.6)),
+            service_radius_m: Some(5_000),
+            ..named("东环")
+        };
+        here.create(&caller, "dong", input).await.expect("create");
+        // Both nodes remember the market.
+        assert_eq!(here.find("dong").await.unwrap().unwrap().name, "东环");
+        assert_eq!(elsewhere.find("dong").await.unwrap().unwrap().name, "东环");
+
+        here.update(&caller, "dong", named("东环站"))
+            .await
+            .expect("update");
+        assert_eq!(here.find("dong").await.unwrap().unwrap().name, "东环站");
+
+        // The other node catches up once its copy is older than FRESH_FOR.
+        tokio::time::sleep(FRESH_FOR + Duration::from_millis(100)).await;
+        assert_eq!(
+            elsewhere.find("dong").await.unwrap().unwrap().name,
+            "东环站"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_update_starts_from_the_store_not_from_a_remembered_copy() {
+        let (here, elsewhere, _dir) = two_nodes().await;
+        let caller = Caller::system();
+        let input = MarketInput {
+            centre: Some((31.3, 120.6)),
+            service_radius_m: Some(5_000),
+            ..named("东环")
+        };
+        here.create(&caller, "dong", input).await.expect("create");
+        assert_eq!(here.find("dong").await.unwrap().unwrap().name, "东环");
+
+        // Another node renames it; this node, still remembering the old name,
+        // changes something else. The rename must survive.
+        elsewhere
+            .update(&caller, "dong", named("东环站"))
+            .await
+            .expect("rename");
+        let standard = MarketInput {
+            compensation_standard: Some("死虾包赔".into()),
+            ..MarketInput::default()
+        };
+        let after = here
+            .update(&caller, "dong", standard)
+            .await
+            .expect("update");
+        assert_eq!(after.name, "东环站");
+        assert_eq!(after.compensation_standard, "死虾包赔");
+    }
 }

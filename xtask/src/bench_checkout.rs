@@ -2,13 +2,17 @@
 //! share of a checkout spent in plugins.
 //!
 //! On a fresh store the release server gets two markets with one shop and
-//! one product each (tagged `special`, a million units in stock):
-//! `bench-none` with no plugin and `bench-three` with three copies of the
-//! template plugin enabled (10 % off `special` lines each). `concurrency`
-//! customers then loop: put one unit in the cart, check out with a new
-//! idempotency key, paying cash. Each market gets the same load; the
-//! plugins' share is the difference of the checkout medians over the
-//! three-plugin median. Every checkout is checked to come back PAID with
+//! a shelf of `PRODUCTS` products each (tagged `special`, a million units of
+//! each in stock): `bench-none` with no plugin and `bench-three` with three
+//! copies of the template plugin enabled (10 % off `special` lines each).
+//! `concurrency` customers then loop: put one unit in the cart, check out
+//! with a new idempotency key, paying cash. Two mixes are measured per
+//! market: `shelf`, where each customer walks the shelf (different customers
+//! mostly buy different products, as in a market's ordinary trade), and
+//! `one-sku`, where every customer buys the same variant (a flash sale: every
+//! checkout queues for the same stock row). Each market gets the same load;
+//! the plugins' share is the difference of the checkout medians (shelf mix)
+//! over the three-plugin median. Every checkout is checked to come back PAID with
 //! three adjustments (in `bench-three`), so a failure cannot pass for a fast
 //! request.
 
@@ -26,6 +30,8 @@ use crate::plugins;
 const NONE: &str = "bench-none";
 const THREE: &str = "bench-three";
 const PLUGINS: [&str; 3] = ["hello", "hello-2", "hello-3"];
+/// Products on each market's shelf.
+const PRODUCTS: usize = 48;
 
 const CREATE_MARKET: &str = "mutation($code: String!) { createMarket(input: {code: $code, name: $code, centre: {latitude: 31.3, longitude: 120.6}, serviceRadiusMeters: 8000}) { market { code } userErrors { code message } } }";
 const ENABLE: &str = "mutation($market: String!, $plugin: String!, $config: JSON) { enablePlugin(market: $market, plugin: $plugin, config: $config) { marketPlugin { enabled } userErrors { code field message } } }";
@@ -51,13 +57,13 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     println!(
-        "\ncheckout (add one unit to the cart, then check out, cash): {} customers at once, {} s per market after a 2 s warm-up\n",
+        "\ncheckout (add one unit to the cart, then check out, cash): {} customers at once, {} s per market and mix after a 2 s warm-up\n",
         options.concurrency, options.seconds
     );
     println!(
-        "| backend | market | checkouts/s | checkout p50 | checkout p99 | add-to-cart p50 | errors |"
+        "| backend | market | mix | checkouts/s | checkout p50 | checkout p99 | add-to-cart p50 | errors |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|");
     let mut shares = Vec::new();
     for backend in &options.backends {
         let database = Database::create(backend)?;
@@ -74,29 +80,31 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
                 )
                 .await?;
                 let mut outcomes = Vec::new();
-                for (market, variant) in &setup.variants {
-                    let expected = if *market == THREE { PLUGINS.len() } else { 0 };
-                    let outcome = drive(
-                        &server.base,
-                        market,
-                        variant,
-                        &setup.customers,
-                        expected,
-                        Duration::from_secs(options.seconds),
-                    )
-                    .await?;
-                    println!(
-                        "| {backend} | {market} | {:.0} | {} | {} | {} | {} |",
-                        outcome.per_second,
-                        micros(outcome.p50),
-                        micros(outcome.p99),
-                        micros(outcome.add_p50),
-                        outcome.errors
-                    );
-                    if let Some(e) = &outcome.first_error {
-                        println!("  first error: {e}");
+                for (mix, shelf_size) in [("shelf", PRODUCTS), ("one-sku", 1)] {
+                    for (market, shelf) in &setup.shelves {
+                        let expected = if *market == THREE { PLUGINS.len() } else { 0 };
+                        let outcome = drive(
+                            &server.base,
+                            market,
+                            &shelf[..shelf_size],
+                            &setup.customers,
+                            expected,
+                            Duration::from_secs(options.seconds),
+                        )
+                        .await?;
+                        println!(
+                            "| {backend} | {market} | {mix} | {:.0} | {} | {} | {} | {} |",
+                            outcome.per_second,
+                            micros(outcome.p50),
+                            micros(outcome.p99),
+                            micros(outcome.add_p50),
+                            outcome.errors
+                        );
+                        if let Some(e) = &outcome.first_error {
+                            println!("  first error: {e}");
+                        }
+                        outcomes.push(outcome);
                     }
-                    outcomes.push(outcome);
                 }
                 Ok(outcomes)
             })
@@ -104,7 +112,7 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
         server.stop();
         database.drop();
         let outcomes = outcome?;
-        if let [none, three] = outcomes.as_slice() {
+        if let [none, three, ..] = outcomes.as_slice() {
             let share =
                 (three.p50.as_secs_f64() - none.p50.as_secs_f64()) / three.p50.as_secs_f64();
             shares.push(format!(
@@ -122,8 +130,8 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
 }
 
 struct SetUp {
-    /// (market, variant) to check out.
-    variants: Vec<(&'static str, String)>,
+    /// Each market with the variants on its shelf.
+    shelves: Vec<(&'static str, Vec<String>)>,
     customers: Vec<String>,
 }
 
@@ -146,7 +154,7 @@ async fn set_up(
     let admin_id = admin
         .sql_text("SELECT id FROM accounts WHERE email = $1", ADMIN)
         .await?;
-    let mut variants = Vec::new();
+    let mut shelves = Vec::new();
     for market in [NONE, THREE] {
         let body = admin.post(CREATE_MARKET, json!({ "code": market })).await?;
         if body["data"]["createMarket"]["market"]["code"] != market {
@@ -177,27 +185,31 @@ async fn set_up(
             .as_str()
             .with_context(|| format!("createCategory: {body}"))?
             .to_string();
-        let body = admin.post(PRODUCT, json!({ "input": {
-            "merchantId": shop, "categoryId": category, "name": "潜江清水小龙虾", "specification": "4-6两",
-            "origin": { "province": "湖北", "city": "潜江", "county": "潜江市" }, "description": "稻田养殖",
-            "unit": "BOX", "minimumPackage": "5斤装", "minimumOrderQuantity": 1, "seasonal": true,
-            "afterSaleNote": "死虾包赔", "tags": ["special"],
-            "variants": [{ "skuCode": "QJ-5", "name": "5斤装", "priceFen": 4500 }]
-        } })).await?;
-        let product = &body["data"]["createProduct"]["product"];
-        let id = product["id"]
-            .as_str()
-            .with_context(|| format!("createProduct: {body}"))?;
-        let variant = product["variants"][0]["id"]
-            .as_str()
-            .context("variant")?
-            .to_string();
-        admin.post(LIST, json!({ "id": id })).await?;
-        let body = admin.post(STOCK, json!({ "id": variant })).await?;
-        if body["data"]["adjustStock"]["userErrors"] != json!([]) {
-            bail!("adjustStock: {body}");
+        let mut shelf = Vec::new();
+        for n in 0..PRODUCTS {
+            let body = admin.post(PRODUCT, json!({ "input": {
+                "merchantId": shop, "categoryId": category, "name": format!("潜江清水小龙虾 {n}"), "specification": "4-6两",
+                "origin": { "province": "湖北", "city": "潜江", "county": "潜江市" }, "description": "稻田养殖",
+                "unit": "BOX", "minimumPackage": "5斤装", "minimumOrderQuantity": 1, "seasonal": true,
+                "afterSaleNote": "死虾包赔", "tags": ["special"],
+                "variants": [{ "skuCode": format!("QJ-5-{n}"), "name": "5斤装", "priceFen": 4500 }]
+            } })).await?;
+            let product = &body["data"]["createProduct"]["product"];
+            let id = product["id"]
+                .as_str()
+                .with_context(|| format!("createProduct: {body}"))?;
+            let variant = product["variants"][0]["id"]
+                .as_str()
+                .context("variant")?
+                .to_string();
+            admin.post(LIST, json!({ "id": id })).await?;
+            let body = admin.post(STOCK, json!({ "id": variant })).await?;
+            if body["data"]["adjustStock"]["userErrors"] != json!([]) {
+                bail!("adjustStock: {body}");
+            }
+            shelf.push(variant);
         }
-        variants.push((market, variant));
+        shelves.push((market, shelf));
     }
     let mut tokens = Vec::new();
     for i in 0..customers {
@@ -214,7 +226,7 @@ async fn set_up(
         tokens.push(admin.login(&login).await?.0);
     }
     Ok(SetUp {
-        variants,
+        shelves,
         customers: tokens,
     })
 }
@@ -237,10 +249,12 @@ struct Samples {
 }
 
 /// Every customer loops add + checkout: 2 s warm-up, then `duration` measured.
+/// Customer `n` buys `shelf[(n * 7 + i) % len]` on its `i`-th round, so with
+/// one variant everyone buys it and with many they rarely meet.
 async fn drive(
     base: &str,
     market: &'static str,
-    variant: &str,
+    shelf: &[String],
     customers: &[String],
     adjustments: usize,
     duration: Duration,
@@ -255,12 +269,8 @@ async fn drive(
         .iter()
         .enumerate()
         .map(|(n, token)| {
-            let (http, url, token, variant) = (
-                http.clone(),
-                url.clone(),
-                token.clone(),
-                variant.to_string(),
-            );
+            let (http, url, token, shelf) =
+                (http.clone(), url.clone(), token.clone(), shelf.to_vec());
             tokio::spawn(async move {
                 let mut samples = Samples::default();
                 let post = |query: &'static str, variables: Value| {
@@ -276,6 +286,7 @@ async fn drive(
                         break;
                     }
                     i += 1;
+                    let variant = &shelf[(n * 7 + i as usize) % shelf.len()];
                     let measured = now >= warm_up;
                     let started = Instant::now();
                     let added: Result<Value, String> =

@@ -15,7 +15,6 @@ use crate::plugins::types::{self, AdjustmentTarget, Customer, PriceInput};
 use crate::service_error::ServiceError;
 use crate::store::audit as audit_rows;
 use crate::store::batch::{Write, Written};
-use crate::store::catalogue::{self as catalogue_rows, OfferRow};
 use crate::store::orders::{self as rows, CartOfferRow};
 use crate::store::{now_ms, rfc3339};
 
@@ -160,14 +159,27 @@ impl Orders {
         if (add && quantity < 1) || quantity < 0 {
             return Err(bad_quantity(locale));
         }
-        let (cart, current) = match rows::find_cart(&self.store, account, market_code).await? {
-            Some((id, lines)) => (Some(id), lines),
-            None => (None, Vec::new()),
+        // Adding or setting a quantity needs the offer too, read with the
+        // cart; removing a line needs only the cart (the goods may be gone).
+        let (cart, existing, lines, offer) = if add || quantity > 0 {
+            let Some(row) =
+                rows::cart_change(&self.store, account, market_code, variant_id).await?
+            else {
+                return Err(not_on_sale(locale));
+            };
+            (row.cart_id, row.in_cart, row.lines, Some(row.offer))
+        } else {
+            match rows::find_cart(&self.store, account, market_code).await? {
+                Some((id, current)) => {
+                    let existing = current
+                        .iter()
+                        .find(|l| l.variant_id == variant_id)
+                        .map(|l| l.quantity);
+                    (Some(id), existing, current.len() as i64, None)
+                }
+                None => (None, None, 0, None),
+            }
         };
-        let existing = current
-            .iter()
-            .find(|l| l.variant_id == variant_id)
-            .map(|l| l.quantity);
         let wanted = if add {
             existing.unwrap_or(0).saturating_add(quantity)
         } else {
@@ -176,7 +188,7 @@ impl Orders {
         if wanted > MAX_QUANTITY {
             return Err(bad_quantity(locale));
         }
-        if existing.is_none() && current.len() >= MAX_LINES {
+        if existing.is_none() && lines >= MAX_LINES as i64 {
             return Err(reject(
                 "CART_FULL",
                 &["variantId"],
@@ -187,8 +199,13 @@ impl Orders {
                 locale,
             ));
         }
-        if wanted > 0 {
-            let offer = self.sellable(market_code, variant_id, locale).await?;
+        if let Some(offer) = offer.filter(|_| wanted > 0) {
+            if offer.market_code != market_code
+                || offer.status != "listed"
+                || !offer.merchant_active
+            {
+                return Err(not_on_sale(locale));
+            }
             if wanted < offer.min_order_qty {
                 return Err(reject_with(
                     "BELOW_MINIMUM_QUANTITY",
@@ -231,30 +248,6 @@ impl Orders {
         write.push(rows::set_cart_line(&cart, variant_id, wanted, now));
         write.extend(audit_rows::insert_all(&[change]).statement());
         Ok(self.store.write_all(write).await? == Written::Done)
-    }
-
-    /// The variant with its product, if a customer can buy it in this market now.
-    async fn sellable(
-        &self,
-        market_code: &str,
-        variant_id: &str,
-        locale: Locale,
-    ) -> Result<OfferRow, ServiceError> {
-        catalogue_rows::offers(&self.store, &[variant_id.to_string()])
-            .await?
-            .into_iter()
-            .find(|o| o.market_code == market_code && o.status == "listed" && o.merchant_active)
-            .ok_or_else(|| {
-                reject(
-                    "NOT_ON_SALE",
-                    &["variantId"],
-                    Text::new(
-                        "This product is not on sale in this market.",
-                        "该商品未在本市场销售。",
-                    ),
-                    locale,
-                )
-            })
     }
 
     /// Prices cart lines now: current prices and stock, then the market's
@@ -383,6 +376,19 @@ pub(super) fn insufficient_stock(product: &str, locale: Locale) -> ServiceError 
         &["quantity"],
         format!("Not enough of “{product}” in stock."),
         format!("“{product}”库存不足。"),
+        locale,
+    )
+}
+
+/// The variant is not one a customer can buy in this market now.
+fn not_on_sale(locale: Locale) -> ServiceError {
+    reject(
+        "NOT_ON_SALE",
+        &["variantId"],
+        Text::new(
+            "This product is not on sale in this market.",
+            "该商品未在本市场销售。",
+        ),
         locale,
     )
 }

@@ -69,6 +69,45 @@ pub async fn find_cart(
     Ok(Some((id, lines)))
 }
 
+/// What putting a variant in a cart needs to know, read together: the
+/// variant's offer, and the customer's cart in the market if there is one.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CartChangeRow {
+    pub cart_id: Option<String>,
+    /// Lines in the cart now.
+    pub lines: i64,
+    /// The variant's quantity in the cart now, if it has a line.
+    pub in_cart: Option<i64>,
+    #[sqlx(flatten)]
+    pub offer: OfferRow,
+}
+
+/// The variant's offer with the customer's cart in the market, in one
+/// query; `None` if there is no such variant.
+pub async fn cart_change(
+    store: &Store,
+    account_id: &str,
+    market: &str,
+    variant_id: &str,
+) -> Result<Option<CartChangeRow>, StoreError> {
+    let sql = format!(
+        "SELECT k.id AS cart_id, \
+         (SELECT COUNT(*) FROM cart_lines l WHERE l.cart_id = k.id) AS lines, \
+         (SELECT l.quantity FROM cart_lines l WHERE l.cart_id = k.id AND l.variant_id = v.id) AS in_cart, \
+         {OFFER_COLUMNS} FROM product_variants v {OFFER_JOINS} \
+         LEFT JOIN carts k ON k.account_id = $1 AND k.market_code = $2 \
+         WHERE v.id = $3"
+    );
+    Ok(on_pool!(store, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(market)
+            .bind(variant_id)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
 /// Marks a cart changed; touches its row, or none if there is no such cart.
 pub(crate) fn touch_cart(cart_id: &str, now: i64) -> Statement {
     let mut args = Args::default();

@@ -470,23 +470,6 @@ pub(crate) const OFFER_JOINS: &str = "JOIN products p ON p.id = v.product_id \
      LEFT JOIN merchants m ON m.id = p.merchant_id \
      LEFT JOIN categories c ON c.id = p.category_id";
 
-/// What carts need of some variants, in one query instead of one per table.
-pub async fn offers(store: &Store, variant_ids: &[String]) -> Result<Vec<OfferRow>, StoreError> {
-    if variant_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut args = Args::default();
-    let list = args.texts(variant_ids);
-    fetch_all(
-        store,
-        format!(
-            "SELECT {OFFER_COLUMNS} FROM product_variants v {OFFER_JOINS} WHERE v.id IN ({list})"
-        ),
-        &args,
-    )
-    .await
-}
-
 /// The variants of some products, by product then position.
 pub async fn variants_of(
     store: &Store,
