@@ -616,3 +616,21 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn ten_adds_at_once_put_ten_in_the_cart(db: TestDb) {
+        // A customer tapping "add" quickly sends changes of the same line
+        // that overlap: none may be lost, none may fail.
+        let c = cast(&db).await;
+        let taps = (0..10).map(|_| {
+            c.server.graphql_as(&c.customer, ADD, json!({ "m": MARKET, "v": c.crayfish, "q": 1 }))
+        });
+        for (_, body) in futures_util::future::join_all(taps).await {
+            assert_eq!(body["data"]["addToCart"]["userErrors"], json!([]), "{body}");
+        }
+        let (_, body) = c.server.graphql_as(&c.customer, "query($m: String!) { cart(market: $m) { lines { variantId quantity } } }", json!({ "m": MARKET })).await;
+        assert_eq!(body["data"]["cart"]["lines"], json!([{ "variantId": c.crayfish, "quantity": 10 }]), "{body}");
+        let audited = sql_text(&db, "SELECT CAST(COUNT(*) AS TEXT) FROM audit_log WHERE action = $1", "cart.change").await.unwrap();
+        assert_eq!(audited, "10", "one audit record per change that was made");
+    }
+}

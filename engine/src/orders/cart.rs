@@ -22,6 +22,8 @@ use crate::store::{now_ms, rfc3339};
 const MAX_QUANTITY: i64 = 9_999;
 /// The most lines in a cart.
 const MAX_LINES: usize = 200;
+/// Tries at a cart change before answering `CART_BUSY`.
+const CHANGE_ATTEMPTS: usize = 16;
 
 /// A cart line as shown: priced now.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,9 +129,10 @@ impl Orders {
         quantity: i64,
         add: bool,
     ) -> Result<(), ServiceError> {
-        // A first change can lose the race to make the cart to a second
-        // one of the same customer's; the cart is there the next time.
-        for _ in 0..2 {
+        // Each attempt writes only if the cart and the line are as it read
+        // them; one that lost to a concurrent change of the same cart (a
+        // double tap, two tabs) reads again. Each round one change wins.
+        for _ in 0..CHANGE_ATTEMPTS {
             if self
                 .try_change_cart_line(caller, market_code, variant_id, quantity, add)
                 .await?
@@ -137,13 +140,19 @@ impl Orders {
                 return Ok(());
             }
         }
-        Err(ServiceError::Internal(format!(
-            "the cart in {market_code} kept changing under a change of it"
-        )))
+        Err(reject(
+            "CART_BUSY",
+            &["variantId"],
+            Text::new(
+                "Your cart is being changed elsewhere. Try again.",
+                "购物车正在别处修改，请重试。",
+            ),
+            caller.locale,
+        ))
     }
 
-    /// One attempt: `false` when the cart was made or gone meanwhile and
-    /// nothing was written.
+    /// One attempt: `false` when the cart or the line changed since it was
+    /// read and nothing was written.
     async fn try_change_cart_line(
         &self,
         caller: &Caller,
@@ -245,7 +254,16 @@ impl Orders {
             .into_record();
         let mut write = Write::default();
         write.expect(cart_row, 1);
-        write.push(rows::set_cart_line(&cart, variant_id, wanted, now));
+        match (existing, wanted) {
+            // Nothing to remove: there was no line when read.
+            (None, 0) => {}
+            (was, _) => {
+                write.expect(
+                    rows::change_cart_line(&cart, variant_id, was, wanted, now),
+                    1,
+                );
+            }
+        }
         write.extend(audit_rows::insert_all(&[change]).statement());
         Ok(self.store.write_all(write).await? == Written::Done)
     }

@@ -150,20 +150,42 @@ pub async fn cart_offers(
     }))
 }
 
-/// Sets a line's quantity (adding the line if new); 0 removes it.
-pub(crate) fn set_cart_line(cart_id: &str, variant_id: &str, quantity: i64, now: i64) -> Statement {
+/// Sets a line's quantity to `quantity` (0 removes it) if it still holds
+/// `was` (`None`: no line yet). Touches one row when it does and none when a
+/// concurrent change came first, so two quick adds never lose one.
+pub(crate) fn change_cart_line(
+    cart_id: &str,
+    variant_id: &str,
+    was: Option<i64>,
+    quantity: i64,
+    now: i64,
+) -> Statement {
     let mut args = Args::default();
     let (cart, variant) = (args.text(cart_id), args.text(variant_id));
-    let sql = if quantity <= 0 {
-        format!("DELETE FROM cart_lines WHERE cart_id = {cart} AND variant_id = {variant}")
-    } else {
-        let quantity = args.int(quantity);
-        format!(
-            "INSERT INTO cart_lines (cart_id, variant_id, quantity, added_at) \
-             VALUES ({cart}, {variant}, {quantity}, {}) ON CONFLICT (cart_id, variant_id) \
-             DO UPDATE SET quantity = {quantity}",
-            args.int(now)
-        )
+    let sql = match was {
+        None => {
+            let quantity = args.int(quantity);
+            return Statement::new(
+                format!(
+                    "INSERT INTO cart_lines (cart_id, variant_id, quantity, added_at) \
+                     VALUES ({cart}, {variant}, {quantity}, {})",
+                    args.int(now)
+                ),
+                args,
+            )
+            .or_skip();
+        }
+        Some(was) if quantity <= 0 => format!(
+            "DELETE FROM cart_lines WHERE cart_id = {cart} AND variant_id = {variant} \
+             AND quantity = {}",
+            args.int(was)
+        ),
+        Some(was) => format!(
+            "UPDATE cart_lines SET quantity = {} WHERE cart_id = {cart} \
+             AND variant_id = {variant} AND quantity = {}",
+            args.int(quantity),
+            args.int(was)
+        ),
     };
     Statement::new(sql, args)
 }
