@@ -13,8 +13,8 @@
 //! checkout queues for the same stock row). Each market gets the same load;
 //! the plugins' share is the difference of the checkout medians (shelf mix)
 //! over the three-plugin median. Every checkout is checked to come back PAID with
-//! three adjustments (in `bench-three`), so a failure cannot pass for a fast
-//! request.
+//! three adjustments (in `bench-three`) and not replayed (each run has its own
+//! idempotency keys), so a failure or a replay cannot pass for a fast checkout.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ const LIST: &str =
     "mutation($id: ID!) { setProductStatus(id: $id, status: LISTED) { userErrors { code } } }";
 const STOCK: &str = "mutation($id: ID!) { adjustStock(variantId: $id, delta: 1000000, reason: RESTOCK) { userErrors { code } } }";
 const ADD: &str = "mutation($m: String!, $v: ID!) { addToCart(market: $m, variantId: $v, quantity: 1) { userErrors { code message } } }";
-const CHECKOUT: &str = "mutation($m: String!, $input: CheckoutInput!) { checkout(market: $m, input: $input) { order { status adjustments { plugin } } pricingFallbacks userErrors { code message } } }";
+const CHECKOUT: &str = "mutation($m: String!, $input: CheckoutInput!) { checkout(market: $m, input: $input) { order { status adjustments { plugin } } replayed pricingFallbacks userErrors { code message } } }";
 
 pub fn bench(args: &[String]) -> anyhow::Result<()> {
     let options = options(args)?;
@@ -86,6 +86,7 @@ pub fn bench(args: &[String]) -> anyhow::Result<()> {
                         let outcome = drive(
                             &server.base,
                             market,
+                            mix,
                             &shelf[..shelf_size],
                             &setup.customers,
                             expected,
@@ -254,6 +255,7 @@ struct Samples {
 async fn drive(
     base: &str,
     market: &'static str,
+    mix: &'static str,
     shelf: &[String],
     customers: &[String],
     adjustments: usize,
@@ -296,7 +298,7 @@ async fn drive(
                         };
                     let add_took = started.elapsed();
                     let input = json!({
-                        "idempotencyKey": format!("{market}-{n}-{i}"), "mode": "INSTANT",
+                        "idempotencyKey": format!("{market}-{mix}-{n}-{i}"), "mode": "INSTANT",
                         "recipient": { "name": "顾客", "phone": "13800000000", "address": "苏州",
                             "location": { "latitude": 31.301, "longitude": 120.6 } },
                         "payment": { "provider": "CASH" }
@@ -315,6 +317,7 @@ async fn drive(
                         }
                         (_, Ok(b))
                             if b["data"]["checkout"]["order"]["status"] != "PAID"
+                                || b["data"]["checkout"]["replayed"] != false
                                 || b["data"]["checkout"]["order"]["adjustments"]
                                     .as_array()
                                     .map(Vec::len)
@@ -324,14 +327,14 @@ async fn drive(
                         }
                         _ => None,
                     };
-                    if !measured {
-                        continue;
-                    }
+                    // A failure counts in the warm-up too: it can leave a
+                    // cart that skews what is measured after it.
                     match failure {
-                        None => {
+                        None if measured => {
                             samples.checkout.push(took);
                             samples.add.push(add_took);
                         }
+                        None => {}
                         Some(e) => {
                             samples.errors += 1;
                             samples
