@@ -511,6 +511,20 @@ mod tests {
         (Markets::new(store), Markets::new(other), dir)
     }
 
+    /// Two nodes sharing a store, with market `dong` ("东环") made through the first.
+    async fn two_nodes_with_a_market() -> (Markets, Markets, tempfile::TempDir) {
+        let (here, elsewhere, dir) = two_nodes().await;
+        let input = MarketInput {
+            centre: Some((31.3, 120.6)),
+            service_radius_m: Some(5_000),
+            ..named("东环")
+        };
+        here.create(&Caller::system(), "dong", input)
+            .await
+            .expect("create");
+        (here, elsewhere, dir)
+    }
+
     fn named(name: &str) -> MarketInput {
         MarketInput {
             name: Some(name.into()),
@@ -520,14 +534,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_is_seen_at_once_here_and_within_a_moment_elsewhere() {
-        let (here, elsewhere, _dir) = two_nodes().await;
+        let (here, elsewhere, _dir) = two_nodes_with_a_market().await;
         let caller = Caller::system();
-        let input = MarketInput {
-            centre: Some((31.3, 120.6)),
-            service_radius_m: Some(5_000),
-            ..named("东环")
-        };
-        here.create(&caller, "dong", input).await.expect("create");
         // Both nodes remember the market.
         assert_eq!(here.find("dong").await.unwrap().unwrap().name, "东环");
         assert_eq!(elsewhere.find("dong").await.unwrap().unwrap().name, "东环");
@@ -547,14 +555,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_update_starts_from_the_store_not_from_a_remembered_copy() {
-        let (here, elsewhere, _dir) = two_nodes().await;
+        let (here, elsewhere, _dir) = two_nodes_with_a_market().await;
         let caller = Caller::system();
-        let input = MarketInput {
-            centre: Some((31.3, 120.6)),
-            service_radius_m: Some(5_000),
-            ..named("东环")
-        };
-        here.create(&caller, "dong", input).await.expect("create");
         assert_eq!(here.find("dong").await.unwrap().unwrap().name, "东环");
 
         // Another node renames it; this node, still remembering the old name,

@@ -129,12 +129,18 @@ impl Orders {
         quantity: i64,
         add: bool,
     ) -> Result<(), ServiceError> {
+        let Some(account) = caller.actor.account_id() else {
+            return Err(ServiceError::Unauthenticated(caller.credential_problem));
+        };
+        if (add && quantity < 1) || quantity < 0 {
+            return Err(bad_quantity(caller.locale));
+        }
         // Each attempt writes only if the cart and the line are as it read
         // them; one that lost to a concurrent change of the same cart (a
         // double tap, two tabs) reads again. Each round one change wins.
         for _ in 0..CHANGE_ATTEMPTS {
             if self
-                .try_change_cart_line(caller, market_code, variant_id, quantity, add)
+                .try_change_cart_line(caller, account, market_code, variant_id, quantity, add)
                 .await?
             {
                 return Ok(());
@@ -156,18 +162,13 @@ impl Orders {
     async fn try_change_cart_line(
         &self,
         caller: &Caller,
+        account: &str,
         market_code: &str,
         variant_id: &str,
         quantity: i64,
         add: bool,
     ) -> Result<bool, ServiceError> {
         let locale = caller.locale;
-        let Some(account) = caller.actor.account_id() else {
-            return Err(ServiceError::Unauthenticated(caller.credential_problem));
-        };
-        if (add && quantity < 1) || quantity < 0 {
-            return Err(bad_quantity(locale));
-        }
         // Adding or setting a quantity needs the offer too, read with the
         // cart; removing a line needs only the cart (the goods may be gone).
         let (cart, existing, lines, offer) = if add || quantity > 0 {
@@ -209,10 +210,7 @@ impl Orders {
             ));
         }
         if let Some(offer) = offer.filter(|_| wanted > 0) {
-            if offer.market_code != market_code
-                || offer.status != "listed"
-                || !offer.merchant_active
-            {
+            if !offer.on_sale_in(market_code) {
                 return Err(not_on_sale(locale));
             }
             if wanted < offer.min_order_qty {
@@ -296,10 +294,7 @@ impl Orders {
                 sold_by_weight: o.sold_by_weight,
                 estimated_weight_g: estimated,
                 subtotal_fen: 0,
-                available: o.market_code == market.code
-                    && o.status == "listed"
-                    && o.merchant_active
-                    && line.quantity <= o.on_hand - o.reserved,
+                available: o.on_sale_in(&market.code) && line.quantity <= o.on_hand - o.reserved,
             };
             let quantity = u32::try_from(priced_quantity(&cart_line)).unwrap_or(u32::MAX);
             cart_line.subtotal_fen =

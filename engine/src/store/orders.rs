@@ -162,32 +162,34 @@ pub(crate) fn change_cart_line(
 ) -> Statement {
     let mut args = Args::default();
     let (cart, variant) = (args.text(cart_id), args.text(variant_id));
-    let sql = match was {
+    match was {
         None => {
             let quantity = args.int(quantity);
-            return Statement::new(
-                format!(
-                    "INSERT INTO cart_lines (cart_id, variant_id, quantity, added_at) \
-                     VALUES ({cart}, {variant}, {quantity}, {})",
-                    args.int(now)
-                ),
-                args,
-            )
-            .or_skip();
+            let sql = format!(
+                "INSERT INTO cart_lines (cart_id, variant_id, quantity, added_at) \
+                 VALUES ({cart}, {variant}, {quantity}, {})",
+                args.int(now)
+            );
+            Statement::new(sql, args).or_skip()
         }
-        Some(was) if quantity <= 0 => format!(
-            "DELETE FROM cart_lines WHERE cart_id = {cart} AND variant_id = {variant} \
-             AND quantity = {}",
-            args.int(was)
-        ),
-        Some(was) => format!(
-            "UPDATE cart_lines SET quantity = {} WHERE cart_id = {cart} \
-             AND variant_id = {variant} AND quantity = {}",
-            args.int(quantity),
-            args.int(was)
-        ),
-    };
-    Statement::new(sql, args)
+        Some(was) if quantity <= 0 => {
+            let sql = format!(
+                "DELETE FROM cart_lines WHERE cart_id = {cart} AND variant_id = {variant} \
+                 AND quantity = {}",
+                args.int(was)
+            );
+            Statement::new(sql, args)
+        }
+        Some(was) => {
+            let sql = format!(
+                "UPDATE cart_lines SET quantity = {} WHERE cart_id = {cart} \
+                 AND variant_id = {variant} AND quantity = {}",
+                args.int(quantity),
+                args.int(was)
+            );
+            Statement::new(sql, args)
+        }
+    }
 }
 
 /// Empties the customer's cart in a market (after a checkout).

@@ -458,6 +458,14 @@ pub struct OfferRow {
     pub merchant_active: bool,
 }
 
+impl OfferRow {
+    /// Whether a customer can buy it in `market` now: listed there by a
+    /// shop that trades.
+    pub fn on_sale_in(&self, market: &str) -> bool {
+        self.market_code == market && self.status == "listed" && self.merchant_active
+    }
+}
+
 /// An [`OfferRow`]'s columns, over `v` (variant) joined as [`OFFER_JOINS`] does.
 pub(crate) const OFFER_COLUMNS: &str = "v.id AS variant_id, v.product_id, v.sku_code, \
      v.name AS variant_name, v.sold_by_weight, v.price_fen, v.estimated_weight_g, v.on_hand, \
